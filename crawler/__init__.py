@@ -1,0 +1,1 @@
+"""newscrawl: a Scrapy news crawler that builds clean, deduplicated text corpora."""

@@ -1,0 +1,229 @@
+"""The ``newscrawl`` command: crawl (cron-safe), demo, outlets, stats, upgrade.
+
+Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 interrupted;
+3 another crawl holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
+from storage.db import Database, StorageError, database_url
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
+DEMO_PORT = 47265
+
+
+def _scrapy_settings(db: str | None, outlets_dir: str | None, **overrides: Any) -> Any:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    if db:
+        settings.set("NEWSCRAWL_DATABASE_URL", db, priority="cmdline")
+    if outlets_dir:
+        settings.set("NEWSCRAWL_OUTLETS_DIR", outlets_dir, priority="cmdline")
+    for key, value in overrides.items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def _default_lock_path(db_url: str) -> Path:
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        return Path(db_url[len("sqlite:///") :] + ".lock")
+    return Path(tempfile.gettempdir()) / "newscrawl.lock"
+
+
+@contextmanager
+def crawl_lock(path: Path) -> Iterator[bool]:
+    """A non-blocking exclusive lock, so overlapping cron runs do not crawl twice at once. The
+    kernel releases it when the process dies, so a crash leaves no stale lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_crawl(names: Sequence[str], settings: Any) -> int:
+    """Crawl the named outlets in one Scrapy process; the worst run's exit code."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler import runtime
+
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for name in names:
+        crawler = process.create_crawler(name)
+        crawlers.append(crawler)
+        process.crawl(crawler)
+    process.start()
+    runtime.shutdown()
+    codes = [int(c.stats.get_value("newscrawl/exit_code", EXIT_FAILED)) for c in crawlers]
+    return max(codes) if codes else EXIT_OK
+
+
+def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> list[str]:
+    """Validate the registry and the database before Scrapy starts: errors are one clear line."""
+    outlets = load_registry(outlets_dir)
+    unknown = [n for n in names if n not in outlets]
+    if unknown:
+        raise OutletError("(command line)", "outlet", f"unknown outlet(s): {', '.join(unknown)}")
+    Database(db).dispose()  # creates or upgrades the schema, or fails clearly
+    return list(names) or list(outlets)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    url = database_url(args.db)
+    names = _prepare(url, args.outlets_dir, args.outlets)
+    lock_path = Path(args.lock) if args.lock else _default_lock_path(url)
+    with crawl_lock(lock_path) as locked:
+        if not locked:
+            print(f"newscrawl: another crawl holds {lock_path}; not starting", file=sys.stderr)
+            return EXIT_LOCKED
+        settings = _scrapy_settings(url, args.outlets_dir)
+        return run_crawl(names, settings)
+
+
+def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    for outlet in load_registry(args.outlets_dir).values():
+        print(f"{outlet.id}\t{outlet.name}\t{outlet.language}\t{outlet.path}", file=out)
+        for source in outlet.sources:
+            print(f"    {source.kind:<13} {source.url}", file=out)
+    return EXIT_OK
+
+
+def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
+    from storage import repo
+
+    rows = repo.outlet_stats(db)
+    print(
+        f"{'outlet':<16} {'articles':>8} {'dups':>5} {'failed':>6}  latest published  last run",
+        file=out,
+    )
+    for r in rows:
+        latest = r.latest_published.strftime("%Y-%m-%d %H:%M") if r.latest_published else "-"
+        print(
+            f"{r.outlet_id:<16} {r.articles:>8} {r.duplicates:>5} {r.failed_urls:>6}  "
+            f"{latest:<16}  {r.last_run_status or '-'}",
+            file=out,
+        )
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    print_stats(Database(args.db))
+    return EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    db = Database(args.db)
+    print(f"database {db.engine.url!r} is at the newest schema")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler import mockweb
+    from storage import repo
+
+    try:
+        server, web = mockweb.serve(port=args.port)
+    except OSError as exc:
+        print(
+            f"newscrawl: cannot listen on 127.0.0.1:{args.port} ({exc}); try --port",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    port = server.server_address[1]
+    url = database_url(args.db)
+    with tempfile.TemporaryDirectory(prefix="newscrawl-demo-") as folder:
+        web.write_outlet_files(Path(folder))
+        names = [o.spec["id"] for o in web.outlets]
+        _prepare(url, folder, names)
+        print(
+            f"demo: serving {len(web.outlets)} sample outlets on http://127.0.0.1:{port} "
+            f"({sum(len(o.articles) for o in web.outlets)} articles); crawling into {url}"
+        )
+        settings = _scrapy_settings(url, folder, LOG_LEVEL=args.log_level)
+        code = run_crawl(names, settings)
+    server.shutdown()
+    db = Database(url)
+    print()
+    for article in reversed(repo.recent_articles(db, limit=args.show)):
+        when = article.published_at.strftime("%Y-%m-%d %H:%M") if article.published_at else "?"
+        dup = f"  [copy of #{article.duplicate_of}]" if article.duplicate_of else ""
+        print(f"#{article.id:<4} {article.outlet_id:<13} {when}  {article.title}{dup}")
+    print()
+    print_stats(db)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newscrawl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, outlets: bool = True) -> None:
+        p.add_argument(
+            "--db",
+            help="database URL (default: $NEWSCRAWL_DATABASE_URL, else "
+            "sqlite:///newscrawl.db in the working folder)",
+        )
+        if outlets:
+            p.add_argument(
+                "--outlets-dir", help=f"folder of extra outlet files (default: ${OUTLETS_DIR_ENV})"
+            )
+
+    p = sub.add_parser("crawl", help="crawl all or the named outlets (cron-safe)")
+    p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
+    p.add_argument("--lock", help="lock file (default: next to the SQLite database)")
+    common(p)
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("demo", help="crawl a bundled sample news web on loopback, offline")
+    p.add_argument("--show", type=int, default=30, help="how many stored articles to list")
+    # A fixed port keeps the sample's URLs stable, so a second demo run finds them stored.
+    p.add_argument("--port", type=int, default=DEMO_PORT, help="loopback port to serve on")
+    p.add_argument("--log-level", default="WARNING")
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("outlets", help="list outlets and their sources")
+    p.add_argument("--outlets-dir")
+    p.set_defaults(func=cmd_outlets)
+
+    p = sub.add_parser("stats", help="per-outlet counts")
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("upgrade", help="create or upgrade the database schema")
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (OutletError, StorageError) as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

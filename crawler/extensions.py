@@ -1,0 +1,93 @@
+"""Crawl-run bookkeeping: the outlet's row and sources are recorded when its spider opens, and one
+crawl-run row per spider run says when, what happened and whether it succeeded."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import signals
+
+from crawler import runtime
+from storage import repo
+
+logger = logging.getLogger(__name__)
+
+#: close reasons that mean "the run did its job"
+SUCCESS_REASONS = frozenset({"finished"})
+INTERRUPTED_REASONS = frozenset({"shutdown", "cancelled"})
+
+
+def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
+    """(status, exit code) for a finished spider: 0 finished, 1 failed, 2 interrupted."""
+    if stats.get("newscrawl/storage_error") or close_reason == "storage_error":
+        return "failed", 1
+    if stats.get("newscrawl/source/failed") and not stats.get("newscrawl/source/ok"):
+        return "failed", 1  # not one source answered: the outlet was not crawled at all
+    if close_reason in SUCCESS_REASONS:
+        return "finished", 0
+    if close_reason in INTERRUPTED_REASONS:
+        return "interrupted", 2
+    return "failed", 1
+
+
+class CrawlRunRecorder:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.run_id: int | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CrawlRunRecorder:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Any) -> None:
+        outlet = getattr(spider, "outlet", None)
+        if outlet is None:
+            return
+        db = runtime.database(self.crawler.settings)
+        repo.sync_outlets(db, [outlet])
+        self.run_id = repo.start_run(db, outlet.id)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.run_id is None:
+            return
+        stats = self.crawler.stats.get_stats()
+        status, exit_code = run_status(reason, stats)
+        self.crawler.stats.set_value("newscrawl/exit_code", exit_code)
+
+        def n(key: str) -> int:
+            return int(stats.get(key, 0))
+
+        failed = n("newscrawl/store/failures_recorded")
+        try:
+            repo.finish_run(
+                runtime.database(self.crawler.settings),
+                self.run_id,
+                status=status,
+                close_reason=reason,
+                exit_code=exit_code,
+                pages_fetched=n("downloader/response_count"),
+                articles_discovered=n("newscrawl/discovery/articles")
+                + n("newscrawl/discovery/known_skipped"),
+                articles_stored=n("newscrawl/store/created") + n("newscrawl/store/updated"),
+                articles_unchanged=n("newscrawl/store/unchanged"),
+                known_skipped=n("newscrawl/discovery/known_skipped"),
+                duplicates=n("newscrawl/dedup/duplicates"),
+                failed=failed,
+                message=stats.get("newscrawl/storage_error"),
+            )
+        except Exception as exc:  # the database may be what failed; say so, do not hide it
+            logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
+        logger.info(
+            "%s: run %s %s (%s): stored %d, unchanged %d, known skipped %d, failed %d",
+            spider.name,
+            self.run_id,
+            status,
+            reason,
+            n("newscrawl/store/created") + n("newscrawl/store/updated"),
+            n("newscrawl/store/unchanged"),
+            n("newscrawl/discovery/known_skipped"),
+            failed,
+        )

@@ -1,0 +1,68 @@
+"""Per-process shared resources: one database handle per URL, one extraction pool."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pebble import ProcessPool
+
+from storage.db import Database, database_url
+
+_lock = threading.Lock()
+_databases: dict[str, Database] = {}
+_pool: ProcessPool | None = None
+_writer: ThreadPoolExecutor | None = None
+
+
+def database(settings: Any) -> Database:
+    """The process's Database for the crawl's URL (setting, else environment, else SQLite)."""
+    url = database_url(settings.get("NEWSCRAWL_DATABASE_URL"))
+    with _lock:
+        if url not in _databases:
+            _databases[url] = Database(url)
+        return _databases[url]
+
+
+def extraction_workers(settings: Any) -> int:
+    configured = settings.getint("NEWSCRAWL_EXTRACT_WORKERS")
+    return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+def extraction_pool(settings: Any) -> ProcessPool:
+    """Worker processes for trafilatura; a worker that dies or overruns is replaced by pebble."""
+    global _pool
+    with _lock:
+        if _pool is None or not _pool.active:
+            # forkserver: forking the crawler itself would copy the reactor's threads and locks.
+            _pool = ProcessPool(
+                max_workers=extraction_workers(settings),
+                max_tasks=500,  # recycle workers so a leak in a parser cannot grow forever
+                context=multiprocessing.get_context("forkserver"),
+            )
+        return _pool
+
+
+def db_writer() -> ThreadPoolExecutor:
+    """One thread for database writes: keeps blocking I/O off the reactor thread and serialises
+    this process's writes (SQLite has one writer at a time anyway)."""
+    global _writer
+    with _lock:
+        if _writer is None:
+            _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-db")
+        return _writer
+
+
+def shutdown() -> None:
+    global _pool, _writer
+    with _lock:
+        if _pool is not None:
+            _pool.close()  # type: ignore[no-untyped-call]
+            _pool.join(timeout=10)
+            _pool = None
+        if _writer is not None:
+            _writer.shutdown(wait=True)
+            _writer = None

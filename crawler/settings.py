@@ -1,0 +1,72 @@
+"""Scrapy settings for newscrawl: polite and safe by default. Everything a user tunes has a
+``NEWSCRAWL_*`` name documented in README.md."""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "newscrawl"
+VERSION = "0.1.0"
+
+# Spiders come from the outlet registry (crawler/outlets/*.toml and NEWSCRAWL_OUTLETS_DIR).
+SPIDER_MODULES: list[str] = []
+SPIDER_LOADER_CLASS = "crawler.spiderloader.OutletSpiderLoader"
+NEWSCRAWL_OUTLETS_DIR = os.environ.get("NEWSCRAWL_OUTLETS_DIR")
+
+# Storage: SQLite file in the working folder unless a database URL is given.
+NEWSCRAWL_DATABASE_URL = os.environ.get("NEWSCRAWL_DATABASE_URL")
+
+# Politeness. Per-outlet delay and concurrency come from the outlet file.
+NEWSCRAWL_CONTACT_URL = os.environ.get(
+    "NEWSCRAWL_CONTACT_URL", "https://github.com/newscrawl/newscrawl"
+)
+USER_AGENT = f"newscrawl/{VERSION} (+{NEWSCRAWL_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 1.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening port on a cron crawler
+
+# Safety: http(s) only, bounded sizes, redirects, time and errors.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 5
+RETRY_TIMES = 2
+DNS_TIMEOUT = 20
+TWISTED_DNS_RESOLVER = "crawler.resolver.LocalhostAwareResolver"
+CLOSESPIDER_ERRORCOUNT = 1000
+NEWSCRAWL_MAX_ARTICLES_PER_RUN = 5000
+NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET = 50
+NEWSCRAWL_MAX_SITEMAP_DEPTH = 2
+NEWSCRAWL_SKIP_KNOWN = True
+
+# Extraction in worker processes (0 = one per core), with a per-document time limit in seconds.
+NEWSCRAWL_EXTRACT_WORKERS = int(os.environ.get("NEWSCRAWL_EXTRACT_WORKERS", "0"))
+NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.PoliteRobotsTxtMiddleware": 100,
+}
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.KnownUrlFilter": 950,
+}
+# One concern each, with gaps so a step can be inserted without renumbering.
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 200,
+    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.store.StorePipeline": 800,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlRunRecorder": 500,
+}
+
+LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,1 @@
+"""Item pipelines, one concern each; see pipelines/README in docs/pipelines.md."""

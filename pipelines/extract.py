@@ -1,0 +1,72 @@
+"""Extract: trafilatura main text and metadata in worker processes (never on the reactor thread),
+with a per-document time limit; page and feed metadata reconciled."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from pebble import ProcessExpired
+from scrapy.exceptions import DropItem
+
+from crawler import runtime
+from crawler.extraction import ExtractionFailed, extract_page, reconcile, text_hash
+from crawler.items import ArticleItem
+
+
+class ExtractPipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.timeout = crawler.settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
+        self.pool = runtime.extraction_pool(crawler.settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
+        return cls(crawler)
+
+    def _drop(self, reason: str, detail: str = "") -> DropItem:
+        self.crawler.stats.inc_value(f"newscrawl/extract/failed/{reason}")
+        return DropItem(f"{reason}: {detail}" if detail else reason, log_level="INFO")
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        outlet = self.crawler.spider.outlet  # one crawler, one outlet
+        future = self.pool.schedule(
+            extract_page,
+            args=(
+                item.html,
+                item.response_url,
+                outlet.extraction.drop_selectors,
+                outlet.extraction.drop_line_patterns,
+            ),
+            timeout=self.timeout,
+        )
+        try:
+            page = await asyncio.wrap_future(future)
+        except ExtractionFailed as exc:
+            raise self._drop(exc.reason, exc.detail) from exc
+        except FutureTimeout as exc:
+            raise self._drop("extraction_timeout", f"over {self.timeout:g} s") from exc
+        except ProcessExpired as exc:
+            raise self._drop("extraction_crashed", str(exc)) from exc
+        except Exception as exc:  # a parser bug on one hostile page must not stop the crawl
+            raise self._drop("extraction_error", f"{type(exc).__name__}: {exc}") from exc
+        item.html = ""  # the page is not needed past here; keep items small
+        merged = reconcile(page, item.discovery, outlet.language)
+        item.title = merged.title
+        item.author = merged.author
+        item.published = merged.published
+        item.published_source = merged.published_source
+        item.language = merged.language
+        item.description = merged.description
+        item.tags = merged.tags
+        item.image = page.image
+        item.site_name = page.site_name
+        item.text = page.text
+        item.text_hash = text_hash(page.text)
+        self.crawler.stats.inc_value("newscrawl/extract/ok")
+        if merged.published_source:
+            self.crawler.stats.inc_value(f"newscrawl/extract/date_from/{merged.published_source}")
+        return item

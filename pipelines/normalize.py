@@ -1,0 +1,52 @@
+"""Normalize: one canonical URL per article, every other URL that led to it kept as an alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from crawler.items import ArticleItem
+from crawler.urls import canonical_url
+
+
+def canonical_and_aliases(requested: str, final: str, is_article: Any) -> tuple[str, list[str]]:
+    """The article's canonical URL (the final URL after redirects when that is still one of the
+    outlet's article URLs, else the requested one) and the other spellings that reach it."""
+    requested_c = canonical_url(requested)
+    try:
+        final_c = canonical_url(final)
+    except ValueError:
+        final_c = requested_c
+    canonical = final_c if is_article(final_c) else requested_c
+    aliases = {requested, final, requested_c, final_c} - {canonical}
+    return canonical, sorted(aliases)
+
+
+class NormalizePipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NormalizePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        stats = self.crawler.stats
+        outlet = self.crawler.spider.outlet  # one crawler, one outlet
+        try:
+            item.canonical_url, item.aliases = canonical_and_aliases(
+                item.url, item.response_url, outlet.is_article_url
+            )
+        except ValueError as exc:
+            stats.inc_value("newscrawl/normalize/bad_url")
+            raise DropItem(f"bad_url: {exc}", log_level="INFO") from exc
+        if not outlet.is_article_url(item.canonical_url):
+            stats.inc_value("newscrawl/normalize/offsite")
+            raise DropItem(f"offsite: {item.response_url}", log_level="INFO")
+        if item.aliases:
+            stats.inc_value("newscrawl/normalize/aliased")
+        stats.inc_value("newscrawl/normalize/ok")
+        return item

@@ -1,0 +1,102 @@
+"""Store: upsert each article by canonical URL and record URL state, off the reactor thread.
+A storage failure stops the crawl (reason ``storage_error``); it is never logged and forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from scrapy import signals
+from scrapy.exceptions import DropItem
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawler import runtime
+from crawler.items import ArticleItem, FetchFailure
+from storage import repo
+from storage.db import StorageError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def article_row(item: ArticleItem) -> repo.ArticleRow:
+    return repo.ArticleRow(
+        outlet_id=item.outlet_id,
+        url=item.canonical_url,
+        aliases=item.aliases,
+        title=item.title,
+        author=item.author,
+        published_at=item.published,
+        published_source=item.published_source,
+        language=item.language,
+        description=item.description,
+        tags=item.tags,
+        image=item.image,
+        site_name=item.site_name,
+        text=item.text,
+        text_hash=item.text_hash,
+        discovered_via=item.discovery.source_url if item.discovery else None,
+        fetched_at=item.fetched_at,
+    )
+
+
+class StorePipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.db = runtime.database(crawler.settings)
+        self.writer = runtime.db_writer()
+        self.failed = False
+        self._closing: asyncio.Future[None] | None = None
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        return cls(crawler)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.wrap_future(self.writer.submit(fn, *args))
+        except (SQLAlchemyError, StorageError, OSError) as exc:
+            self._fatal(exc)
+            raise DropItem(f"storage_error: {exc}", log_level="ERROR") from exc
+
+    def _fatal(self, exc: BaseException) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        message = f"storage failed, stopping the crawl: {type(exc).__name__}: {exc}"
+        logger.error(message.splitlines()[0])
+        self.crawler.stats.set_value("newscrawl/storage_error", message[:1000])
+        self._closing = asyncio.ensure_future(
+            self.crawler.engine.close_spider_async(reason="storage_error")
+        )
+
+    async def process_item(self, item: Any) -> Any:
+        stats = self.crawler.stats
+        if isinstance(item, FetchFailure):
+            await self._write(
+                repo.record_failure, self.db, item.outlet_id, item.url, item.reason, item.detail
+            )
+            stats.inc_value("newscrawl/store/failures_recorded")
+            raise DropItem(f"not stored: {item.reason} {item.url}", log_level="DEBUG")
+        if not isinstance(item, ArticleItem):
+            return item
+        if self.failed:
+            raise DropItem("storage_error: storage already failed", log_level="DEBUG")
+        result = await self._write(repo.store_article, self.db, article_row(item))
+        stats.inc_value(f"newscrawl/store/{result.outcome}")
+        return item
+
+    async def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
+        """Record why an article was dropped by an earlier pipeline, so the URL state says it."""
+        if not isinstance(item, ArticleItem) or self.failed:
+            return
+        message = str(exception)
+        reason, _, detail = message.partition(": ")
+        if reason == "storage_error":
+            return
+        url = item.canonical_url or item.url
+        await self._write(repo.record_failure, self.db, item.outlet_id, url, reason, detail)
+        self.crawler.stats.inc_value("newscrawl/store/failures_recorded")

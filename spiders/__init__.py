@@ -1,0 +1,1 @@
+"""Spiders: one generic outlet spider, configured per outlet by the registry."""

@@ -1,0 +1,233 @@
+"""The generic outlet spider: an outlet's sources in, article pages out.
+
+One class serves every outlet; ``spider_class_for`` makes a named subclass per registry entry so
+Scrapy's ``crawl``/``list`` commands see one spider per outlet. Metadata from feeds and sitemaps
+rides in ``request.meta`` as plain values (serialisable for JOBDIR and scrapy-redis)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+from scrapy import Request, Spider
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from twisted.python.failure import Failure
+
+from crawler.dates import utcnow
+from crawler.items import ArticleItem, Discovery, FetchFailure
+from crawler.registry import FEED_KINDS, SITEMAP_KINDS, Outlet
+from crawler.urls import canonical_url
+from spiders.feeds import parse_feed
+from spiders.sitemaps import parse_sitemap, sitemaps_from_robots
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+
+
+def failure_reason(failure: Failure) -> tuple[str, str]:
+    """A short, stable reason code for URL state, and a human detail."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}", str(exc.response.url)
+    name = type(exc).__name__
+    text = str(exc)
+    if name == "IgnoreRequest" and text.startswith("robots_unreachable"):
+        return "robots_unreachable", text
+    if name == "IgnoreRequest" and "robots" in text.lower():
+        return "robots_disallowed", text
+    reasons = {
+        "DNSLookupError": "dns_error",
+        "TimeoutError": "timeout",
+        "TCPTimedOutError": "timeout",
+        "ConnectionRefusedError": "connection_refused",
+        "ConnectionLost": "connection_lost",
+        "ResponseNeverReceived": "connection_lost",
+        "ResponseFailed": "connection_lost",
+        "ConnectionDone": "connection_lost",
+        "IgnoreRequest": "ignored",
+    }
+    return reasons.get(name, name[:64]), text[:500]
+
+
+class OutletSpider(Spider):
+    """Crawl one outlet's feeds and sitemaps; yield article pages with their discovery data."""
+
+    outlet: ClassVar[Outlet]
+    max_articles: int
+    max_sitemaps: int
+    max_sitemap_depth: int
+    max_source_bytes: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._requested: set[str] = set()
+        self._sitemaps_seen = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
+        spider: OutletSpider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.max_articles = settings.getint("NEWSCRAWL_MAX_ARTICLES_PER_RUN")
+        spider.max_sitemaps = settings.getint("NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET")
+        spider.max_sitemap_depth = settings.getint("NEWSCRAWL_MAX_SITEMAP_DEPTH")
+        spider.max_source_bytes = settings.getint("DOWNLOAD_MAXSIZE")
+        return spider
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.crawler is not None:
+            self.crawler.stats.inc_value(f"newscrawl/{key}", count)
+
+    async def start(self) -> AsyncIterator[Request]:
+        for source in self.outlet.sources:
+            yield self._source_request(source.url, source.kind, depth=0)
+
+    def _source_request(self, url: str, kind: str, depth: int) -> Request:
+        return Request(
+            url,
+            callback=self.parse_source,
+            errback=self.source_failed,
+            meta={"source_kind": kind, "sitemap_depth": depth},
+            priority=10,  # discover before fetching articles, so caps apply in order
+        )
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def parse_source(self, response: Response) -> Iterator[Request]:
+        kind = response.meta["source_kind"]
+        self._inc("source/ok")
+        self._inc(f"source/{kind}/fetched")
+        if kind == "robots":
+            for url in sitemaps_from_robots(response.body, response.url):
+                yield from self._sitemap_request(url, depth=0)
+            return
+        if kind in FEED_KINDS:
+            feed = parse_feed(response.body, response.url, kind=kind)
+            for reason, count in feed.skipped.items():
+                self._inc(f"feed/entries_skipped/{reason}", count)
+            if not feed.valid:
+                self._inc("source/invalid")
+                logger.warning("%s: %s is not a feed (%s)", self.name, response.url, feed.error)
+                return
+            self._inc("feed/entries", len(feed.entries))
+            for entry in feed.entries:
+                yield from self._article_request(entry)
+            return
+        if kind in SITEMAP_KINDS:
+            yield from self._parse_sitemap(response, kind)
+
+    def _sitemap_request(self, url: str, depth: int) -> Iterator[Request]:
+        if depth > self.max_sitemap_depth:
+            self._inc("sitemap/too_deep")
+            return
+        if self._sitemaps_seen >= self.max_sitemaps:
+            self._inc("sitemap/cap_reached")
+            return
+        self._sitemaps_seen += 1
+        yield self._source_request(url, "sitemap", depth)
+
+    def _parse_sitemap(self, response: Response, kind: str) -> Iterator[Request]:
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.max_source_bytes)
+            except Exception as exc:  # a bomb or a broken archive: skip this sitemap only
+                self._inc("source/invalid")
+                logger.warning("%s: sitemap %s skipped: %s", self.name, response.url, exc)
+                return
+        result = parse_sitemap(body, response.url, kind=kind)
+        for reason, count in result.skipped.items():
+            self._inc(f"sitemap/entries_skipped/{reason}", count)
+        if result.kind == "invalid":
+            self._inc("source/invalid")
+            logger.warning("%s: %s is not a sitemap (%s)", self.name, response.url, result.error)
+            return
+        depth = response.meta.get("sitemap_depth", 0)
+        for url in result.sitemaps:
+            yield from self._sitemap_request(url, depth + 1)
+        self._inc("sitemap/entries", len(result.entries))
+        for entry in result.entries:
+            yield from self._article_request(entry)
+
+    def source_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
+        reason, detail = failure_reason(failure)
+        self._inc("source/failed")
+        self._inc(f"source/failed/{reason}")
+        logger.error(
+            "%s: could not fetch source %s: %s (%s)", self.name, request.url, reason, detail
+        )
+
+    # -- articles ------------------------------------------------------------------------------
+
+    def _article_request(self, entry: Discovery) -> Iterator[Request]:
+        try:
+            canonical = canonical_url(entry.url)
+        except ValueError:
+            self._inc("discovery/bad_url")
+            return
+        if not self.outlet.is_article_url(canonical):
+            self._inc("discovery/not_article")
+            return
+        if canonical in self._requested:
+            self._inc("discovery/repeated")
+            return
+        if len(self._requested) >= self.max_articles:
+            self._inc("discovery/cap_reached")
+            return
+        self._requested.add(canonical)
+        self._inc("discovery/articles")
+        yield Request(
+            entry.url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            meta={"discovery": entry.to_meta(), "canonical_url": canonical},
+        )
+
+    def parse_article(self, response: Response) -> Iterator[ArticleItem | FetchFailure]:
+        discovery = Discovery.from_meta(response.meta["discovery"])
+        content_type = (response.headers.get(b"Content-Type") or b"").lower()
+        if not isinstance(response, TextResponse) or (
+            content_type and not content_type.startswith(HTML_TYPES)
+        ):
+            yield FetchFailure(
+                self.outlet.id, discovery.url, "not_html", content_type.decode("latin-1")[:100]
+            )
+            return
+        yield ArticleItem(
+            outlet_id=self.outlet.id,
+            url=discovery.url,
+            response_url=response.url,
+            html=response.text,
+            fetched_at=utcnow(),
+            discovery=discovery,
+        )
+
+    def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        reason, detail = failure_reason(failure)
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
+        url = request.meta.get("discovery", {}).get("url") or request.url
+        self._inc(f"article/failed/{reason}")
+        logger.info("%s: article %s not fetched: %s", self.name, url, reason)
+        yield FetchFailure(self.outlet.id, url, reason, detail)
+
+
+def spider_class_for(outlet: Outlet) -> type[OutletSpider]:
+    """A spider class named after the outlet, with the outlet's politeness as its settings."""
+    delay = outlet.politeness.download_delay
+    attrs: dict[str, Any] = {
+        "name": outlet.id,
+        "outlet": outlet,
+        "allowed_domains": list(outlet.allowed_domains),
+        "custom_settings": {
+            "DOWNLOAD_DELAY": delay,
+            "AUTOTHROTTLE_START_DELAY": max(delay, 0.5) if delay else 0.0,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": outlet.politeness.concurrency,
+        },
+        "__module__": __name__,
+    }
+    class_name = "".join(part.capitalize() for part in outlet.id.split("_")) + "Spider"
+    return type(class_name, (OutletSpider,), attrs)

@@ -1,0 +1,174 @@
+"""SQLAlchemy 2 typed models. The schema itself is created by Alembic migrations
+(``storage/migrations``); these classes describe it for queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which has no time zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outlet(Base):
+    __tablename__ = "outlets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    homepage: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("outlet_id", "url", name="uq_sources_outlet_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_entry_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_outlet_published", "outlet_id", "published_at"),
+        Index("ix_articles_text_hash", "text_hash"),
+        Index("ix_articles_cluster", "cluster_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)  # canonical URL
+    outlet_id: Mapped[str] = mapped_column(ForeignKey("outlets.id"))
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    image: Mapped[str | None] = mapped_column(Text, nullable=True)
+    site_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    discovered_via: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Near-duplicate clustering: every article has a cluster; the canonical member's cluster_id is
+    # its own id; a duplicate links to the canonical article with the evidence that linked them.
+    cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), nullable=True)
+    dup_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    containment: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class UrlAlias(Base):
+    """Every other URL that led to a stored article (tracking parameters, redirects, http/https)."""
+
+    __tablename__ = "url_aliases"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+
+
+class UrlState(Base):
+    """The record of what happened to each canonical URL: discovered, stored, failed (with reason
+    and attempts). Scrapy's seen-sets are optimisations; this table is the truth."""
+
+    __tablename__ = "url_state"
+    __table_args__ = (Index("ix_url_state_outlet_state", "outlet_id", "state"),)
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    article_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outlet_id: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(32))  # running, finished, failed, interrupted
+    close_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    articles_discovered: Mapped[int] = mapped_column(Integer, default=0)
+    articles_stored: Mapped[int] = mapped_column(Integer, default=0)
+    articles_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    known_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DedupScheme(Base):
+    """The parameters that made stored signatures; signatures of one scheme are never compared
+    with another's (they would silently never match)."""
+
+    __tablename__ = "dedup_schemes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    params: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Signature(Base):
+    __tablename__ = "signatures"
+    __table_args__ = (Index("ix_signatures_scheme_published", "scheme_id", "published_at"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("dedup_schemes.id"))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    shingle_count: Mapped[int] = mapped_column(Integer)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)  # uint32 hash values, little-endian
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted uint32 shingle hashes

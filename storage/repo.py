@@ -1,0 +1,328 @@
+"""Every read and write the crawler makes, as functions over a ``Database``. Writes are upserts
+keyed by natural keys (canonical URL, outlet id), so re-runs and concurrent writers converge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crawler.dates import utcnow
+from crawler.registry import Outlet as OutletDef
+from storage.db import Database
+from storage.models import Article, CrawlRun, Outlet, Source, UrlAlias, UrlState
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+def sync_outlets(db: Database, outlets: Iterable[OutletDef]) -> None:
+    """Record the registry's outlets and sources (new ones added, changed names updated)."""
+    now = utcnow()
+    with db.write() as s:
+        for o in outlets:
+            stmt = _insert(s, Outlet).values(
+                id=o.id, name=o.name, homepage=o.homepage, language=o.language, updated_at=now
+            )
+            s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={"name": o.name, "homepage": o.homepage, "language": o.language},
+                )
+            )
+            for src in o.sources:
+                s.execute(
+                    _insert(s, Source)
+                    .values(outlet_id=o.id, kind=src.kind, url=src.url)
+                    .on_conflict_do_nothing(index_elements=["outlet_id", "url"])
+                )
+
+
+def record_source_poll(
+    db: Database, outlet_id: str, url: str, status: str, entries: int | None
+) -> None:
+    with db.write() as s:
+        s.execute(
+            update(Source)
+            .where(Source.outlet_id == outlet_id, Source.url == url)
+            .values(last_polled_at=utcnow(), last_status=status[:64], last_entry_count=entries)
+        )
+
+
+def stored_urls(db: Database, outlet_id: str) -> set[str]:
+    """Canonical URLs (and their aliases) already stored for an outlet: not fetched again."""
+    with db.read() as s:
+        urls = set(
+            s.scalars(
+                select(UrlState.url).where(
+                    UrlState.outlet_id == outlet_id, UrlState.state == "stored"
+                )
+            )
+        )
+        urls.update(
+            s.scalars(
+                select(UrlAlias.url)
+                .join(Article, Article.id == UrlAlias.article_id)
+                .where(Article.outlet_id == outlet_id)
+            )
+        )
+    return urls
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """What the store pipeline hands to ``store_article``; plain values only."""
+
+    outlet_id: str
+    url: str
+    aliases: Sequence[str]
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    published_source: str | None
+    language: str | None
+    description: str | None
+    tags: Sequence[str]
+    image: str | None
+    site_name: str | None
+    text: str
+    text_hash: str
+    discovered_via: str | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    article_id: int
+    outcome: str  # "created", "updated" (text changed in place) or "unchanged"
+
+
+def _article_values(row: ArticleRow) -> dict[str, Any]:
+    return {
+        "title": row.title,
+        "author": row.author,
+        "published_at": row.published_at,
+        "published_source": row.published_source,
+        "language": row.language,
+        "description": row.description,
+        "tags": list(row.tags),
+        "image": row.image,
+        "site_name": row.site_name,
+        "text": row.text,
+        "text_hash": row.text_hash,
+        "fetched_at": row.fetched_at,
+    }
+
+
+def upsert_article(s: Session, row: ArticleRow) -> StoreResult:
+    """Insert the article or update it in place (same canonical URL, one row, ever). Runs inside
+    the caller's write transaction so dedup links and signatures commit with it."""
+    now = utcnow()
+    values = _article_values(row)
+    inserted = s.execute(
+        _insert(s, Article)
+        .values(
+            url=row.url,
+            outlet_id=row.outlet_id,
+            discovered_via=row.discovered_via,
+            first_stored_at=now,
+            **values,
+        )
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(Article.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        article_id, outcome = inserted, "created"
+    else:
+        existing = s.execute(
+            select(Article.id, Article.text_hash).where(Article.url == row.url).with_for_update()
+        ).one()
+        article_id = existing.id
+        if existing.text_hash == row.text_hash:
+            outcome = "unchanged"
+        else:
+            s.execute(update(Article).where(Article.id == article_id).values(**values))
+            outcome = "updated"
+    for alias in {a for a in row.aliases if a != row.url}:
+        s.execute(
+            _insert(s, UrlAlias)
+            .values(url=alias, article_id=article_id)
+            .on_conflict_do_nothing(index_elements=["url"])
+        )
+    _set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id)
+    return StoreResult(article_id=article_id, outcome=outcome)
+
+
+def store_article(db: Database, row: ArticleRow) -> StoreResult:
+    with db.write() as s:
+        return upsert_article(s, row)
+
+
+def _set_url_state(
+    s: Session,
+    outlet_id: str,
+    url: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+    article_id: int | None = None,
+) -> None:
+    now = utcnow()
+    stmt = _insert(s, UrlState).values(
+        url=url,
+        outlet_id=outlet_id,
+        state=state,
+        reason=reason,
+        detail=detail,
+        attempts=1,
+        first_seen_at=now,
+        updated_at=now,
+        article_id=article_id,
+    )
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["url"],
+            set_={
+                "state": state,
+                "reason": reason,
+                "detail": detail,
+                "attempts": UrlState.attempts + 1,
+                "updated_at": now,
+                "article_id": article_id,
+            },
+        )
+    )
+
+
+def record_failure(db: Database, outlet_id: str, url: str, reason: str, detail: str = "") -> None:
+    """A URL that was not stored this time, with why. A URL stored earlier stays stored: a failed
+    refetch never loses what the database already holds."""
+    now = utcnow()
+    with db.write() as s:
+        stmt = _insert(s, UrlState).values(
+            url=url,
+            outlet_id=outlet_id,
+            state="failed",
+            reason=reason[:64],
+            detail=detail[:2000] or None,
+            attempts=1,
+            first_seen_at=now,
+            updated_at=now,
+        )
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["url"],
+                set_={
+                    "state": "failed",
+                    "reason": reason[:64],
+                    "detail": detail[:2000] or None,
+                    "attempts": UrlState.attempts + 1,
+                    "updated_at": now,
+                },
+                where=UrlState.state != "stored",
+            )
+        )
+
+
+def start_run(db: Database, outlet_id: str) -> int:
+    with db.write() as s:
+        run = CrawlRun(outlet_id=outlet_id, started_at=utcnow(), status="running")
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def finish_run(db: Database, run_id: int, **fields: Any) -> None:
+    with db.write() as s:
+        s.execute(
+            update(CrawlRun).where(CrawlRun.id == run_id).values(finished_at=utcnow(), **fields)
+        )
+
+
+def latest_runs(db: Database, limit: int = 20) -> list[CrawlRun]:
+    with db.read() as s:
+        return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class OutletStats:
+    outlet_id: str
+    articles: int
+    duplicates: int
+    failed_urls: int
+    latest_published: datetime | None
+    last_run_status: str | None
+
+
+def outlet_stats(db: Database) -> list[OutletStats]:
+    with db.read() as s:
+        outlet_ids = list(s.scalars(select(Outlet.id).order_by(Outlet.id)))
+        articles = dict(
+            s.execute(select(Article.outlet_id, func.count()).group_by(Article.outlet_id)).all()
+        )
+        dups = dict(
+            s.execute(
+                select(Article.outlet_id, func.count())
+                .where(Article.duplicate_of.is_not(None))
+                .group_by(Article.outlet_id)
+            ).all()
+        )
+        failed = dict(
+            s.execute(
+                select(UrlState.outlet_id, func.count())
+                .where(UrlState.state == "failed")
+                .group_by(UrlState.outlet_id)
+            ).all()
+        )
+        latest = dict(
+            s.execute(
+                select(Article.outlet_id, func.max(Article.published_at)).group_by(
+                    Article.outlet_id
+                )
+            ).all()
+        )
+        last_ids = select(func.max(CrawlRun.id)).group_by(CrawlRun.outlet_id)
+        last_status = dict(
+            s.execute(
+                select(CrawlRun.outlet_id, CrawlRun.status).where(CrawlRun.id.in_(last_ids))
+            ).all()
+        )
+    result = []
+    for oid in sorted(set(outlet_ids) | set(articles)):
+        latest_value = latest.get(oid)
+        if isinstance(latest_value, str):  # SQLite's max() bypasses the column type
+            latest_value = datetime.fromisoformat(latest_value)
+        result.append(
+            OutletStats(
+                outlet_id=oid,
+                articles=articles.get(oid, 0),
+                duplicates=dups.get(oid, 0),
+                failed_urls=failed.get(oid, 0),
+                latest_published=latest_value,
+                last_run_status=last_status.get(oid),
+            )
+        )
+    return result
+
+
+def recent_articles(db: Database, limit: int = 20) -> list[Article]:
+    with db.read() as s:
+        return list(s.scalars(select(Article).order_by(Article.id.desc()).limit(limit)))
+
+
+def url_states(db: Database) -> list[UrlState]:
+    with db.read() as s:
+        return list(s.scalars(select(UrlState).order_by(UrlState.url)))

@@ -1,0 +1,152 @@
+"""Shared fixtures: the mock news web in a subprocess on port 0, scratch databases (SQLite files,
+and a PostgreSQL database created on the local server for the session), and a crawl runner.
+
+Tests that need PostgreSQL or Redis skip when the server is absent, unless
+``NEWSCRAWL_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns that skip into a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get(
+    "NEWSCRAWL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_SERVICES = os.environ.get("NEWSCRAWL_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str, why: object) -> None:
+    message = f"{what} is not reachable ({why})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; NEWSCRAWL_REQUIRE_SERVICES=1 forbids skipping")
+    pytest.skip(message)
+
+
+@dataclass
+class MockServer:
+    base: str  # http://127.0.0.1:PORT
+    port: int
+    outlets_dir: Path
+    process: subprocess.Popen[str]
+
+    def outlet_url(self, host: str, path: str) -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def requests(self) -> list[tuple[str, str]]:
+        with urlopen(Request(self.base + "/_mock/requests"), timeout=10) as resp:
+            return [tuple(x) for x in json.load(resp)]
+
+    def reset(self) -> None:
+        with urlopen(Request(self.base + "/_mock/reset"), timeout=10) as resp:
+            resp.read()
+
+
+def start_mock_server(outlets_dir: Path, *extra: str) -> MockServer:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.mockweb",
+            "--port",
+            "0",
+            "--outlets-dir",
+            str(outlets_dir),
+            *extra,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"mock server did not start: {line!r}")
+    base = line.split()[1]
+    return MockServer(
+        base=base, port=int(base.rsplit(":", 1)[1]), outlets_dir=outlets_dir, process=proc
+    )
+
+
+@pytest.fixture(scope="session")
+def mock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
+    server = start_mock_server(tmp_path_factory.mktemp("outlets"))
+    yield server
+    assert server.process.stdin is not None
+    server.process.stdin.close()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'corpus.db'}"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A scratch PostgreSQL database for the session, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(
+            PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+        )
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        service_missing("PostgreSQL at " + PG_ADMIN_URL, exc)
+    name = f"newscrawl_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """An empty schema state for each test: every table dropped before the test."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_server_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    yield pg_server_url
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> CrawlResult:
+    """``newscrawl ARGS`` in a subprocess (Twisted's reactor cannot restart in one process)."""
+    full_env = {**os.environ, "NEWSCRAWL_EXTRACT_WORKERS": "2", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+    )
+    return CrawlResult(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,158 @@
+"""End to end: crawl sample outlets from the loopback mock web into real databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from crawler.mockweb import MockOutlet, load_sample
+from crawler.urls import canonical_url
+from storage.db import Database
+from storage.models import Article, CrawlRun, UrlState
+
+from .conftest import ROOT, MockServer, run_cli
+
+OUTLETS = ["demo_bbc", "demo_presstv"]
+CHROME = [
+    "Accept all cookies",
+    "Related stories",
+    "All rights reserved",
+    "Watch live",
+    "Follow us on social media",
+    "(AFP Photo)",
+    "Presstv.com",
+]
+
+
+def expected(server: MockServer) -> dict[str, tuple[str, dict[str, object]]]:
+    """canonical URL -> (outlet id, sample article) for the crawled outlets."""
+    result = {}
+    for spec in load_sample()["outlets"]:
+        if spec["id"] in OUTLETS:
+            outlet = MockOutlet(spec, server.port)
+            for art in outlet.articles:
+                result[canonical_url(outlet.url(art))] = (spec["id"], art)
+    return result
+
+
+def crawl(server: MockServer, db_url: str, *names: str) -> None:
+    result = run_cli("crawl", *names, "--db", db_url, "--outlets-dir", str(server.outlets_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def test_crawl_stores_exactly_the_articles_with_feed_metadata(
+    mock_server: MockServer, db_url: str
+) -> None:
+    crawl(mock_server, db_url, *OUTLETS)
+    want = expected(mock_server)
+    db = Database(db_url)
+    with db.read() as s:
+        articles = {a.url: a for a in s.scalars(select(Article))}
+        runs = list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+        failed = list(s.scalars(select(UrlState).where(UrlState.state != "stored")))
+    assert set(articles) == set(want)
+    assert not failed
+    for url, (outlet_id, art) in want.items():
+        stored = articles[url]
+        assert stored.outlet_id == outlet_id
+        assert stored.title == art["title"]
+        # The feeds carry exact times; the page only a date: the feed's must win.
+        assert stored.published_at is not None
+        assert stored.published_at.isoformat() == str(art["published"]).replace("Z", "+00:00")
+        assert stored.published_source in {"rss", "atom", "news_sitemap"}
+        for paragraph in art["paragraphs"]:  # type: ignore[attr-defined]
+            assert paragraph in stored.text
+        for chrome in CHROME:
+            assert chrome not in stored.text, (url, chrome)
+        assert stored.language == "en"
+    assert {(r.outlet_id, r.status, r.exit_code) for r in runs} == {
+        (o, "finished", 0) for o in OUTLETS
+    }
+    assert sum(r.articles_stored for r in runs) == len(want)
+    db.dispose()
+
+
+def test_rerun_stores_nothing_new_and_fetches_no_known_article(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    crawl(mock_server, sqlite_url, *OUTLETS)
+    mock_server.reset()
+    crawl(mock_server, sqlite_url, *OUTLETS)
+    fetched_paths = {path for _host, path in mock_server.requests()}
+    article_paths = {str(art["path"]) for _o, art in expected(mock_server).values()}
+    assert not fetched_paths & article_paths, "known articles were downloaded again"
+    db = Database(sqlite_url)
+    with db.read() as s:
+        runs = list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
+        count = len(list(s.scalars(select(Article.id))))
+    assert count == len(expected(mock_server))
+    second = runs[len(OUTLETS) :]
+    assert {r.status for r in second} == {"finished"}
+    assert sum(r.articles_stored for r in second) == 0
+    assert sum(r.known_skipped for r in second) == len(expected(mock_server))
+    db.dispose()
+
+
+def test_malformed_outlet_file_fails_naming_file_and_problem(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text(
+        'id = "broken"\nname = "B"\nhomepage = "https://b.example/"\nlanguage = "en"\n'
+        'allowed_domains = ["b.example"]\nsources = [{kind = "rss", url = "gopher://b.example/"}]\n'
+    )
+    result = run_cli("crawl", "--db", sqlite_url, "--outlets-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert str(bad) in result.stderr and "sources[0].url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scrapy_list_shows_every_registered_outlet(mock_server: MockServer) -> None:
+    env = {**os.environ, "NEWSCRAWL_OUTLETS_DIR": str(mock_server.outlets_dir)}
+    out = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert out == sorted(["presstv", "demo_bbc", "demo_presstv", "demo_wire"])
+
+
+def test_cli_outlets_and_stats(mock_server: MockServer, sqlite_url: str) -> None:
+    listing = run_cli("outlets", "--outlets-dir", str(mock_server.outlets_dir))
+    assert listing.returncode == 0
+    assert (
+        "presstv\tPress TV" in listing.stdout
+        and "https://www.presstv.ir/robots.txt" in listing.stdout
+    )
+    crawl(mock_server, sqlite_url, "demo_presstv")
+    stats = run_cli("stats", "--db", sqlite_url)
+    assert stats.returncode == 0
+    line = next(x for x in stats.stdout.splitlines() if x.startswith("demo_presstv"))
+    assert line.split()[1] == "6"
+
+
+def test_demo_runs_offline_and_stores_the_sample(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = run_cli("demo", "--db", db_url, "--port", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    total = sum(len(o["articles"]) for o in load_sample()["outlets"])
+    assert f"({total} articles)" in result.stdout
+    assert "demo_wire" in result.stdout and "Traceback" not in result.stderr
+    db = Database(db_url)
+    with db.read() as s:
+        assert len(list(s.scalars(select(Article.id)))) == total
+    db.dispose()

@@ -1,0 +1,103 @@
+"""Extraction on pages with chrome, and reconciliation of page and feed metadata."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawler.extraction import ExtractionFailed, PageExtraction, extract_page, reconcile
+from crawler.items import Discovery
+from crawler.mockweb import MockOutlet, load_sample
+
+CHROME = [
+    "Accept all cookies",
+    "Related stories",
+    "All rights reserved",
+    "Watch live",
+    "Privacy policy",
+]
+
+
+def sample_outlet(outlet_id: str) -> MockOutlet:
+    spec = next(o for o in load_sample()["outlets"] if o["id"] == outlet_id)
+    return MockOutlet(spec, port=8000)
+
+
+def test_presstv_seed_page_without_captions_or_credit_line() -> None:
+    outlet = sample_outlet("demo_presstv")
+    page = extract_page(
+        outlet.article_page(0),
+        outlet.url(outlet.articles[0]),
+        drop_selectors=("figcaption",),
+        drop_line_patterns=(r"^\s*Presstv\.com\s*$",),
+    )
+    assert "Moscow will continue helping Damascus" in page.text
+    assert "Nearly 250,000 Syrians have been killed in the four-year violence." in page.text
+    assert "(AFP Photo)" not in page.text
+    assert "Presstv.com" not in page.text
+    for chrome in CHROME:
+        assert chrome not in page.text
+    assert page.title == "Russia to keep helping Syria to avoid Libya scenario: Lavrov"
+
+
+def test_bbc_sample_page_keeps_every_paragraph_and_no_chrome() -> None:
+    outlet = sample_outlet("demo_bbc")
+    for index in range(3):
+        art = outlet.articles[index]
+        page = extract_page(outlet.article_page(index), outlet.url(art))
+        for paragraph in art["paragraphs"]:
+            assert paragraph in page.text
+        for chrome in CHROME:
+            assert chrome not in page.text
+
+
+@pytest.mark.parametrize("html", ["", "   ", "<html><body><nav>Home</nav></body></html>"])
+def test_empty_pages_fail_with_a_reason(html: str) -> None:
+    with pytest.raises(ExtractionFailed) as err:
+        extract_page(html, "https://news.example/a")
+    assert err.value.reason in {"empty_page", "extraction_empty", "text_too_short"}
+
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def page(**kw: object) -> PageExtraction:
+    return PageExtraction(text="x" * 300, **kw)  # type: ignore[arg-type]
+
+
+def test_feed_date_and_title_beat_the_page() -> None:
+    d = Discovery(
+        url="u",
+        source_url="f",
+        source_kind="rss",
+        title="Feed title",
+        published=datetime(2025, 5, 1, 9, 30, tzinfo=UTC),
+    )
+    merged = reconcile(page(title="Page title | Site", date="2025-05-02"), d, "en", now=NOW)
+    assert merged.title == "Feed title"
+    assert merged.published == datetime(2025, 5, 1, 9, 30, tzinfo=UTC)
+    assert merged.published_source == "rss"
+
+
+def test_page_date_used_when_feed_has_none_and_future_dates_are_not_believed() -> None:
+    d = Discovery(url="u", source_url="f", source_kind="rss", published=NOW + timedelta(days=30))
+    merged = reconcile(page(date="2025-05-02"), d, "en", now=NOW)
+    assert merged.published == datetime(2025, 5, 2, tzinfo=UTC)
+    assert merged.published_source == "page"
+    merged = reconcile(page(date="2031-01-01"), None, "en", now=NOW)
+    assert merged.published is None
+
+
+def test_sitemap_lastmod_is_the_last_resort() -> None:
+    d = Discovery(
+        url="u", source_url="s", source_kind="sitemap", modified=datetime(2025, 4, 1, tzinfo=UTC)
+    )
+    merged = reconcile(page(), d, "en", now=NOW)
+    assert merged.published == datetime(2025, 4, 1, tzinfo=UTC)
+    assert merged.published_source == "sitemap_lastmod"
+
+
+def test_language_falls_back_to_the_outlet() -> None:
+    assert reconcile(page(), None, "fr", now=NOW).language == "fr"
+    assert reconcile(page(language="en-GB"), None, "fr", now=NOW).language == "en"

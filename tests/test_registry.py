@@ -1,0 +1,94 @@
+"""The outlet registry: built-in files load; malformed files fail naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.registry import OutletError, load_outlet_file, load_registry
+
+GOOD = """
+id = "example"
+name = "Example News"
+homepage = "https://www.example.com/"
+language = "en"
+allowed_domains = ["example.com"]
+article_url_patterns = ['/news/\\d+']
+
+[[sources]]
+kind = "rss"
+url = "https://www.example.com/rss.xml"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "example") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_presstv_loads_with_its_sources() -> None:
+    outlets = load_registry()
+    presstv = outlets["presstv"]
+    assert presstv.language == "en"
+    kinds = {s.kind for s in presstv.sources}
+    assert {"robots", "rss"} <= kinds
+    assert presstv.is_article_url("https://www.presstv.ir/Detail/2015/09/10/428783/Some-Slug")
+    assert not presstv.is_article_url("https://www.presstv.ir/Section/10101")
+    assert not presstv.is_article_url("https://evil.example/Detail/2015/09/10/428783/Some-Slug")
+
+
+def test_user_folder_adds_outlets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, GOOD)
+    monkeypatch.setenv("NEWSCRAWL_OUTLETS_DIR", str(tmp_path))
+    outlets = load_registry()
+    assert {"presstv", "example"} <= set(outlets)
+    assert outlets["example"].sources[0].url == "https://www.example.com/rss.xml"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        (("language", 'language = "en"\ncolour = "red"'), "colour", "unknown key"),
+        (
+            ('url = "https://www.example.com/rss.xml"', 'url = "ftp://www.example.com/rss.xml"'),
+            "sources[0].url",
+            "not an http(s) URL",
+        ),
+        (
+            ('url = "https://www.example.com/rss.xml"', 'url = "https://elsewhere.org/rss.xml"'),
+            "sources[0].url",
+            "outside allowed_domains",
+        ),
+        (('kind = "rss"', 'kind = "carrier-pigeon"'), "sources[0].kind", "must be one of"),
+        ((r"['/news/\d+']", "['/news/(']"), "article_url_patterns[0]", "bad regular expression"),
+        (
+            ('homepage = "https://www.example.com/"', 'homepage = "not a url"'),
+            "homepage",
+            "not an http(s) URL",
+        ),
+        (('id = "example"', 'id = "other"'), "id", "must equal the file name"),
+        (('name = "Example News"\n', ""), "name", "missing required key"),
+    ],
+)
+def test_malformed_outlet_names_file_and_key(
+    tmp_path: Path, change: tuple[str, str], key: str, problem: str
+) -> None:
+    old, new = change
+    text = GOOD.replace(old, new) if old != "language" else GOOD.replace('language = "en"', new)
+    assert text != GOOD
+    path = write(tmp_path, text)
+    with pytest.raises(OutletError) as err:
+        load_outlet_file(path)
+    assert err.value.path == str(path)
+    assert err.value.key == key
+    assert problem in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "id = ")
+    with pytest.raises(OutletError, match="invalid TOML") as err:
+        load_outlet_file(path)
+    assert str(path) in str(err.value)

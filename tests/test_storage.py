@@ -1,0 +1,98 @@
+"""Storage on real databases: SQLite files and the local PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from crawler.registry import load_registry
+from storage import repo
+from storage.db import Database
+from storage.models import Article, UrlAlias, UrlState
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, sqlite_url: str) -> Database:
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    database = Database(url)
+    repo.sync_outlets(database, [load_registry()["presstv"]])
+    yield database
+    database.dispose()
+
+
+def row(text: str = "Body text. " * 40, **kw: object) -> repo.ArticleRow:
+    values: dict[str, object] = {
+        "outlet_id": "presstv",
+        "url": "https://www.presstv.ir/Detail/2015/09/10/428783/Slug",
+        "aliases": ["https://www.presstv.ir/Detail/2015/09/10/428783/Slug?utm_source=rss"],
+        "title": "Title",
+        "author": None,
+        "published_at": datetime(2015, 9, 10, 14, 26, tzinfo=UTC),
+        "published_source": "rss",
+        "language": "en",
+        "description": None,
+        "tags": ["Syria"],
+        "image": None,
+        "site_name": "Press TV",
+        "text": text,
+        "text_hash": str(hash(text)),
+        "discovered_via": "https://www.presstv.ir/rss.xml",
+        "fetched_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    values.update(kw)
+    return repo.ArticleRow(**values)  # type: ignore[arg-type]
+
+
+def test_schema_upgrade_is_idempotent(db: Database) -> None:
+    Database(db.url).dispose()  # a second open finds the schema at head and changes nothing
+
+
+def test_article_stored_once_however_often_seen(db: Database) -> None:
+    first = repo.store_article(db, row())
+    again = repo.store_article(db, row())
+    assert first.outcome == "created" and again.outcome == "unchanged"
+    assert first.article_id == again.article_id
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Article)) == 1
+        assert s.scalar(select(func.count()).select_from(UrlAlias)) == 1
+        state = s.get(UrlState, row().url)
+        assert state is not None and state.state == "stored" and state.attempts == 2
+        stored = s.scalars(select(Article)).one()
+        assert stored.published_at == datetime(2015, 9, 10, 14, 26, tzinfo=UTC)
+        assert stored.tags == ["Syria"]
+
+
+def test_in_place_update_replaces_the_text_not_a_second_row(db: Database) -> None:
+    repo.store_article(db, row())
+    updated = repo.store_article(db, row(text="Corrected body. " * 40))
+    assert updated.outcome == "updated"
+    with db.read() as s:
+        (stored,) = s.scalars(select(Article)).all()
+        assert stored.text.startswith("Corrected body.")
+
+
+def test_a_failed_refetch_never_downgrades_a_stored_url(db: Database) -> None:
+    repo.store_article(db, row())
+    repo.record_failure(db, "presstv", row().url, "http_503", "gateway")
+    other = "https://www.presstv.ir/Detail/2015/09/11/1/Other"
+    repo.record_failure(db, "presstv", other, "timeout")
+    repo.record_failure(db, "presstv", other, "http_503")
+    with db.read() as s:
+        assert s.get(UrlState, row().url).state == "stored"  # type: ignore[union-attr]
+        failed = s.get(UrlState, other)
+        assert failed is not None
+        assert (failed.state, failed.reason, failed.attempts) == ("failed", "http_503", 2)
+    assert repo.stored_urls(db, "presstv") == {row().url, *row().aliases}
+
+
+def test_text_survives_identically(db: Database) -> None:
+    from crawler.text import clean_text
+
+    text = clean_text(
+        "Arabic: العربية\u0640 Persian: می\u200cخواهم Chinese: 中文\x00 Emoji: 📰 " * 20
+    )
+    repo.store_article(db, row(text=text))
+    with db.read() as s:
+        assert s.scalars(select(Article.text)).one() == text
