@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from crawler.dedup import ParamsMismatch
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
 from storage.db import Database, StorageError, database_url
 
@@ -172,6 +173,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from crawler.corpus_dedup import dedup_jsonl
+
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        count = dedup_jsonl(source, out)
+    except ValueError as exc:
+        print(f"newscrawl dedup: {args.input}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if source is not sys.stdin:
+            source.close()
+        if out is not sys.stdout:
+            out.close()
+    print(f"newscrawl dedup: {count} documents", file=sys.stderr)
+    return EXIT_OK
+
+
+def _delay(seconds: float) -> str:
+    if seconds < 3600:
+        return f"+{seconds / 60:.0f} min"
+    if seconds < 86400 * 2:
+        return f"+{seconds / 3600:.1f} h"
+    return f"+{seconds / 86400:.1f} d"
+
+
+def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from datetime import timedelta
+
+    from crawler.dates import utcnow
+    from storage import repo
+
+    since = utcnow() - timedelta(days=args.days) if args.days else None
+    views = repo.largest_clusters(Database(args.db), limit=args.limit, since=since)
+    if not views:
+        print("no clusters with copies yet", file=out)
+    for view in views:
+        c = view.canonical
+        when = c.published_at.strftime("%Y-%m-%d %H:%M") if c.published_at else "?"
+        print(f"cluster {view.cluster_id}: {len(view.copies) + 1} articles", file=out)
+        print(f"  canonical #{c.article_id} {c.outlet_id} {when}  {c.title}", file=out)
+        print(f"            {c.url}", file=out)
+        for m in view.copies:
+            delay = (
+                _delay((m.published_at - c.published_at).total_seconds())
+                if m.published_at and c.published_at
+                else "?"
+            )
+            print(
+                f"  copy      #{m.article_id} {m.outlet_id} {delay:>10}  J={m.similarity:.2f} "
+                f"C={m.containment:.2f}  {m.title}",
+                file=out,
+            )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newscrawl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, outlets=False)
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("dedup", help="deduplicate a JSON Lines corpus (id, text, ...) in memory")
+    p.add_argument("input", help="JSON Lines file, or - for standard input")
+    p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--days", type=float, default=30.0, help="stored within this many days (0: all)")
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_clusters)
+
     p = sub.add_parser("upgrade", help="create or upgrade the database schema")
     common(p, outlets=False)
     p.set_defaults(func=cmd_upgrade)
@@ -219,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (OutletError, StorageError) as exc:
+    except (OutletError, StorageError, ParamsMismatch) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return code

@@ -17,6 +17,13 @@ from crawler.dates import believable, parse_date
 from crawler.items import Discovery
 from crawler.text import clean_field, clean_text
 
+# htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
+_DATE_PARAMS = {
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    "original_date": True,
+    "extensive_search": True,
+}
+
 #: Below this many characters an extraction is not an article (a stub, a paywall, an error page).
 MIN_TEXT_CHARS = 200
 
@@ -78,6 +85,7 @@ def extract_page(
         include_comments=False,
         include_tables=True,
         deduplicate=False,
+        date_extraction_params=_DATE_PARAMS,
         prune_xpath=list(_css_to_xpath(drop_selectors)) or None,
     )
     if doc is None or not getattr(doc, "text", None):

@@ -146,11 +146,15 @@ class MockOutlet:
                 f"<title>{xml_escape(self.spec['name'])}</title><id>{self.base}/</id>"
                 f"<updated>{items[0]['published']}</updated>{entries}</feed>"
             )
-        # RSS 1.0 (RDF)
-        seq = "".join(f'<rdf:li rdf:resource="{xml_escape(self.url(a))}"/>' for a in items)
+
+        # RSS 1.0 (RDF), whose links carry tracking parameters, as many wire feeds' do
+        def tracked(a: dict[str, Any]) -> str:
+            return xml_escape(self.url(a) + "?utm_source=wire&utm_medium=rss")
+
+        seq = "".join(f'<rdf:li rdf:resource="{tracked(a)}"/>' for a in items)
         entries = "".join(
-            f'<item rdf:about="{xml_escape(self.url(a))}"><title>{xml_escape(a["title"])}</title>'
-            f"<link>{xml_escape(self.url(a))}</link>"
+            f'<item rdf:about="{tracked(a)}"><title>{xml_escape(a["title"])}</title>'
+            f"<link>{tracked(a)}</link>"
             f"<description>{xml_escape(self._summary(a))}</description>"
             + (f"<dc:date>{a['published']}</dc:date>" if a.get("feed_date", True) else "")
             + "</item>"

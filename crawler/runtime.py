@@ -5,11 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pebble import ProcessPool
 
+from crawler.dedup import DedupEngine, DedupParams
+from storage import signatures
 from storage.db import Database, database_url
 
 _lock = threading.Lock()
@@ -25,6 +28,47 @@ def database(settings: Any) -> Database:
         if url not in _databases:
             _databases[url] = Database(url)
         return _databases[url]
+
+
+class DedupState:
+    """The process's dedup engine, its parameter scheme id and where its index came from."""
+
+    def __init__(self, engine: DedupEngine, scheme_id: int, rebuilt: int, seconds: float) -> None:
+        self.engine = engine
+        self.scheme_id = scheme_id
+        self.rebuilt = rebuilt
+        self.seconds = seconds
+
+
+_dedup: dict[str, DedupState] = {}
+
+
+def dedup_params(settings: Any) -> DedupParams:
+    return DedupParams(
+        jaccard_min=settings.getfloat("NEWSCRAWL_DEDUP_JACCARD_MIN"),
+        containment_min=settings.getfloat("NEWSCRAWL_DEDUP_CONTAINMENT_MIN"),
+    )
+
+
+def dedup_state(settings: Any) -> DedupState:
+    """One engine per database per process, its index rebuilt from the signatures stored
+    within the window (``NEWSCRAWL_DEDUP_WINDOW_DAYS``); every crawler of the process shares it,
+    so copies across outlets crawled together meet. Raises ParamsMismatch on mixed parameters."""
+    db = database(settings)
+    with _lock:
+        if db.url not in _dedup:
+            params = dedup_params(settings)
+            scheme_id = signatures.ensure_scheme(db, params)
+            engine = DedupEngine(params)
+            started = time.monotonic()
+            for ids, keys in signatures.iter_index_rows(
+                db, scheme_id, params, settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
+            ):
+                engine.index.add_many(ids, keys)
+            _dedup[db.url] = DedupState(
+                engine, scheme_id, engine.index.documents, time.monotonic() - started
+            )
+        return _dedup[db.url]
 
 
 def extraction_workers(settings: Any) -> int:

@@ -51,6 +51,13 @@ NEWSCRAWL_SKIP_KNOWN = True
 NEWSCRAWL_EXTRACT_WORKERS = int(os.environ.get("NEWSCRAWL_EXTRACT_WORKERS", "0"))
 NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
 
+# Near-duplicate detection (see crawler/dedup.py): signatures stored within the window are the
+# memory every run starts from; thresholds decide when a candidate counts as a copy.
+NEWSCRAWL_DEDUP_ENABLED = True
+NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
+NEWSCRAWL_DEDUP_JACCARD_MIN = 0.5
+NEWSCRAWL_DEDUP_CONTAINMENT_MIN = 0.7
+
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.PoliteRobotsTxtMiddleware": 100,
@@ -62,6 +69,7 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 200,
     "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.dedup.DedupPipeline": 400,
     "pipelines.store.StorePipeline": 800,
 }
 EXTENSIONS = {

@@ -13,6 +13,7 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import runtime
+from crawler.dedup import Fingerprint, ParamsMismatch
 from crawler.items import ArticleItem, FetchFailure
 from storage import repo
 from storage.db import StorageError
@@ -48,6 +49,7 @@ class StorePipeline:
         self.db = runtime.database(crawler.settings)
         self.writer = runtime.db_writer()
         self.failed = False
+        self.dedup_enabled = crawler.settings.getbool("NEWSCRAWL_DEDUP_ENABLED")
         self._closing: asyncio.Future[None] | None = None
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
@@ -55,10 +57,27 @@ class StorePipeline:
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler)
 
+    async def open_spider(self) -> None:
+        if self.dedup_enabled:
+            # Rebuild (or reuse) the dedup index before the first article: slow work off the
+            # reactor, and a parameter mismatch stops the crawl before anything is fetched.
+            state = await self._write(runtime.dedup_state, self.crawler.settings)
+            self.crawler.stats.set_value("newscrawl/dedup/index_documents", state.rebuilt)
+            self.crawler.stats.set_value(
+                "newscrawl/dedup/index_rebuild_seconds", round(state.seconds, 3)
+            )
+
+    def _store(self, row: repo.ArticleRow, fp: Fingerprint | None) -> repo.StoreResult:
+        dedup = None
+        if fp is not None:
+            state = runtime.dedup_state(self.crawler.settings)
+            dedup = repo.DedupContext(state.engine, state.scheme_id, fp)
+        return repo.store_article(self.db, row, dedup)
+
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.wrap_future(self.writer.submit(fn, *args))
-        except (SQLAlchemyError, StorageError, OSError) as exc:
+        except (SQLAlchemyError, StorageError, OSError, ParamsMismatch) as exc:
             self._fatal(exc)
             raise DropItem(f"storage_error: {exc}", log_level="ERROR") from exc
 
@@ -85,8 +104,18 @@ class StorePipeline:
             return item
         if self.failed:
             raise DropItem("storage_error: storage already failed", log_level="DEBUG")
-        result = await self._write(repo.store_article, self.db, article_row(item))
+        result = await self._write(self._store, article_row(item), item.dedup)
         stats.inc_value(f"newscrawl/store/{result.outcome}")
+        decision = result.decision
+        if decision is not None:
+            if decision.match is None:
+                stats.inc_value("newscrawl/dedup/new_clusters")
+            else:
+                stats.inc_value("newscrawl/dedup/duplicates")
+                kind = "exact" if decision.match.exact else "near"
+                stats.inc_value(f"newscrawl/dedup/duplicates/{kind}")
+                if decision.becomes_canonical:
+                    stats.inc_value("newscrawl/dedup/new_canonical")
         return item
 
     async def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:

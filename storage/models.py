@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -101,6 +102,7 @@ class Article(Base):
     dup_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
     containment: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dedup_match_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class UrlAlias(Base):
@@ -164,11 +166,14 @@ class DedupScheme(Base):
 
 class Signature(Base):
     __tablename__ = "signatures"
-    __table_args__ = (Index("ix_signatures_scheme_published", "scheme_id", "published_at"),)
+    __table_args__ = (Index("ix_signatures_scheme_indexed", "scheme_id", "indexed_at"),)
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
     scheme_id: Mapped[int] = mapped_column(ForeignKey("dedup_schemes.id"))
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the dedup window runs on this
+    shingling: Mapped[str] = mapped_column(String(16))  # word, arabic, cjk
+    exact_hash: Mapped[int] = mapped_column(BigInteger, index=True)  # signed 64-bit
     shingle_count: Mapped[int] = mapped_column(Integer)
-    minhash: Mapped[bytes] = mapped_column(LargeBinary)  # uint32 hash values, little-endian
-    shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted uint32 shingle hashes
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)  # body MinHash, uint32 LE; empty if short
+    lead_minhash: Mapped[bytes] = mapped_column(LargeBinary)  # lead MinHash, uint32 LE
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted unique uint32 shingle hashes

@@ -13,7 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
+from crawler.dedup import Decision, DedupEngine, Fingerprint
 from crawler.registry import Outlet as OutletDef
+from storage import signatures
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, Source, UrlAlias, UrlState
 
@@ -107,6 +109,17 @@ class ArticleRow:
 class StoreResult:
     article_id: int
     outcome: str  # "created", "updated" (text changed in place) or "unchanged"
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class DedupContext:
+    """The dedup engine's part in one store: the article's fingerprint, the engine that decides
+    its cluster, and the parameter scheme its signature is stored under."""
+
+    engine: DedupEngine
+    scheme_id: int
+    fingerprint: Fingerprint
 
 
 def _article_values(row: ArticleRow) -> dict[str, Any]:
@@ -126,11 +139,25 @@ def _article_values(row: ArticleRow) -> dict[str, Any]:
     }
 
 
-def upsert_article(s: Session, row: ArticleRow) -> StoreResult:
+def _decide(s: Session, row: ArticleRow, dedup: DedupContext) -> Decision:
+    lookup = signatures.SqlDocs(s)
+    fp = dedup.fingerprint
+    decision = dedup.engine.decide(fp, row.published_at, new_id_hint=1 << 62, lookup=lookup)
+    if decision.match is None:
+        # Exact copies stored by another process since this one built its index.
+        others = signatures.exact_matches(s, dedup.scheme_id, fp.exact)
+        if others:
+            decision = dedup.engine.decide_among(fp, row.published_at, others, lookup)
+    return decision
+
+
+def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = None) -> StoreResult:
     """Insert the article or update it in place (same canonical URL, one row, ever). Runs inside
-    the caller's write transaction so dedup links and signatures commit with it."""
+    the caller's write transaction, so cluster links and the signature commit with it."""
     now = utcnow()
     values = _article_values(row)
+    known = s.execute(select(Article.id).where(Article.url == row.url)).scalar_one_or_none()
+    decision = _decide(s, row, dedup) if dedup is not None and known is None else None
     inserted = s.execute(
         _insert(s, Article)
         .values(
@@ -145,7 +172,11 @@ def upsert_article(s: Session, row: ArticleRow) -> StoreResult:
     ).scalar_one_or_none()
     if inserted is not None:
         article_id, outcome = inserted, "created"
+        if dedup is not None:
+            signatures.apply_decision(s, article_id, decision)
+            signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint)
     else:
+        decision = None
         existing = s.execute(
             select(Article.id, Article.text_hash).where(Article.url == row.url).with_for_update()
         ).one()
@@ -155,6 +186,8 @@ def upsert_article(s: Session, row: ArticleRow) -> StoreResult:
         else:
             s.execute(update(Article).where(Article.id == article_id).values(**values))
             outcome = "updated"
+            if dedup is not None:  # same cluster; the signature follows the new text
+                signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint)
     for alias in {a for a in row.aliases if a != row.url}:
         s.execute(
             _insert(s, UrlAlias)
@@ -162,12 +195,17 @@ def upsert_article(s: Session, row: ArticleRow) -> StoreResult:
             .on_conflict_do_nothing(index_elements=["url"])
         )
     _set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id)
-    return StoreResult(article_id=article_id, outcome=outcome)
+    return StoreResult(article_id=article_id, outcome=outcome, decision=decision)
 
 
-def store_article(db: Database, row: ArticleRow) -> StoreResult:
+def store_article(db: Database, row: ArticleRow, dedup: DedupContext | None = None) -> StoreResult:
+    """Store one article in its own transaction; the dedup index learns of it only after the
+    commit, so a failed commit leaves no ghost entry behind."""
     with db.write() as s:
-        return upsert_article(s, row)
+        result = upsert_article(s, row, dedup)
+    if dedup is not None and result.outcome != "unchanged":
+        dedup.engine.add(result.article_id, dedup.fingerprint)
+    return result
 
 
 def _set_url_state(
@@ -326,3 +364,59 @@ def recent_articles(db: Database, limit: int = 20) -> list[Article]:
 def url_states(db: Database) -> list[UrlState]:
     with db.read() as s:
         return list(s.scalars(select(UrlState).order_by(UrlState.url)))
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    article_id: int
+    outlet_id: str
+    url: str
+    title: str | None
+    published_at: datetime | None
+    similarity: float | None
+    containment: float | None
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    cluster_id: int
+    canonical: ClusterMember
+    copies: list[ClusterMember]
+
+
+def _member(a: Article) -> ClusterMember:
+    return ClusterMember(
+        a.id, a.outlet_id, a.url, a.title, a.published_at, a.similarity, a.containment
+    )
+
+
+def largest_clusters(
+    db: Database, limit: int = 10, since: datetime | None = None
+) -> list[ClusterView]:
+    """The clusters with most members among articles stored since ``since``: the canonical
+    article and its copies, earliest first."""
+    with db.read() as s:
+        counts = (
+            select(Article.cluster_id, func.count().label("n"))
+            .where(Article.cluster_id.is_not(None))
+            .group_by(Article.cluster_id)
+            .having(func.count() > 1)
+        )
+        if since is not None:
+            counts = counts.where(Article.first_stored_at >= since)
+        top = s.execute(counts.order_by(func.count().desc(), Article.cluster_id).limit(limit)).all()
+        views = []
+        for cluster_id, _n in top:
+            assert cluster_id is not None  # filtered by the query
+            members = list(s.scalars(select(Article).where(Article.cluster_id == cluster_id)))
+            canonical = next(a for a in members if a.duplicate_of is None)
+            copies = sorted(
+                (a for a in members if a.duplicate_of is not None),
+                key=lambda a: (
+                    a.published_at is None,
+                    a.published_at or canonical.fetched_at,
+                    a.id,
+                ),
+            )
+            views.append(ClusterView(cluster_id, _member(canonical), [_member(c) for c in copies]))
+    return views

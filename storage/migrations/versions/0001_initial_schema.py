@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('dup_kind', sa.String(length=16), nullable=True),
     sa.Column('similarity', sa.Float(), nullable=True),
     sa.Column('containment', sa.Float(), nullable=True),
+    sa.Column('dedup_match_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['duplicate_of'], ['articles.id'], ),
     sa.ForeignKeyConstraint(['outlet_id'], ['outlets.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -116,16 +117,20 @@ def upgrade() -> None:
     op.create_table('signatures',
     sa.Column('article_id', sa.Integer(), nullable=False),
     sa.Column('scheme_id', sa.Integer(), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('indexed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('shingling', sa.String(length=16), nullable=False),
+    sa.Column('exact_hash', sa.BigInteger(), nullable=False),
     sa.Column('shingle_count', sa.Integer(), nullable=False),
     sa.Column('minhash', sa.LargeBinary(), nullable=False),
+    sa.Column('lead_minhash', sa.LargeBinary(), nullable=False),
     sa.Column('shingles', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ),
     sa.ForeignKeyConstraint(['scheme_id'], ['dedup_schemes.id'], ),
     sa.PrimaryKeyConstraint('article_id')
     )
     with op.batch_alter_table('signatures', schema=None) as batch_op:
-        batch_op.create_index('ix_signatures_scheme_published', ['scheme_id', 'published_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_signatures_exact_hash'), ['exact_hash'], unique=False)
+        batch_op.create_index('ix_signatures_scheme_indexed', ['scheme_id', 'indexed_at'], unique=False)
 
     op.create_table('url_aliases',
     sa.Column('url', sa.Text(), nullable=False),
@@ -146,7 +151,8 @@ def downgrade() -> None:
 
     op.drop_table('url_aliases')
     with op.batch_alter_table('signatures', schema=None) as batch_op:
-        batch_op.drop_index('ix_signatures_scheme_published')
+        batch_op.drop_index('ix_signatures_scheme_indexed')
+        batch_op.drop_index(batch_op.f('ix_signatures_exact_hash'))
 
     op.drop_table('signatures')
     op.drop_table('sources')

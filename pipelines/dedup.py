@@ -1,0 +1,46 @@
+"""Dedup: the article's fingerprint (normalised shingles, exact hash, MinHash signatures),
+computed in the extraction worker pool. The cluster decision itself is taken by the store step,
+inside the article's own transaction (see ``storage.repo.upsert_article``), so two copies stored
+one after the other always see each other."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+
+from crawler import runtime
+from crawler.dedup import fingerprint
+from crawler.items import ArticleItem
+
+
+class DedupPipeline:
+    def __init__(self, crawler: Any) -> None:
+        if not crawler.settings.getbool("NEWSCRAWL_DEDUP_ENABLED"):
+            raise NotConfigured("NEWSCRAWL_DEDUP_ENABLED is off")
+        self.crawler = crawler
+        self.params = runtime.dedup_params(crawler.settings)
+        self.pool = runtime.extraction_pool(crawler.settings)
+        self.timeout = crawler.settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupPipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        future = self.pool.schedule(
+            fingerprint, args=(item.text, self.params), timeout=self.timeout
+        )
+        try:
+            item.dedup = await asyncio.wrap_future(future)
+        except Exception as exc:  # a timeout or a dead worker: recorded, the crawl goes on
+            self.crawler.stats.inc_value("newscrawl/dedup/failed")
+            raise DropItem(f"dedup_failed: {type(exc).__name__}: {exc}", log_level="INFO") from exc
+        stats = self.crawler.stats
+        stats.inc_value("newscrawl/dedup/fingerprinted")
+        if not item.dedup.indexed:
+            stats.inc_value("newscrawl/dedup/too_short_for_minhash")
+        return item

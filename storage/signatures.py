@@ -1,0 +1,212 @@
+"""SQL for the dedup engine: parameter schemes, signatures, candidate lookup, index rebuild and
+cluster links. Signatures live beside the articles, so every run (and every process) rebuilds
+the same memory of what was seen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from crawler.dates import utcnow
+from crawler.dedup import (
+    Decision,
+    DedupParams,
+    DocInfo,
+    Fingerprint,
+    ParamsMismatch,
+    index_keys,
+    pack,
+    unpack,
+)
+from storage.db import Database
+from storage.models import Article, DedupScheme, Signature
+
+_SIGN = 1 << 63
+
+
+def to_signed(value: int) -> int:
+    """uint64 -> int64 for BIGINT columns."""
+    return value - (1 << 64) if value >= _SIGN else value
+
+
+def to_unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+def ensure_scheme(db: Database, params: DedupParams) -> int:
+    """The id of ``params``' scheme; refuses when stored signatures were made otherwise."""
+    fingerprint = params.fingerprint()
+    with db.write() as s:
+        scheme_id = s.scalar(select(DedupScheme.id).where(DedupScheme.fingerprint == fingerprint))
+        if scheme_id is not None:
+            return int(scheme_id)
+        others = s.execute(
+            select(Signature.scheme_id, func.count())
+            .group_by(Signature.scheme_id)
+            .order_by(Signature.scheme_id)
+        ).all()
+        if others:
+            scheme, count = others[0]
+            stored = s.scalar(select(DedupScheme.params).where(DedupScheme.id == scheme))
+            raise ParamsMismatch(
+                f"the database holds {count} signatures made with other dedup parameters "
+                f"(scheme {scheme}: {stored}); new ones would silently never match them. "
+                "Use the same parameters, or a new database."
+            )
+        row = DedupScheme(fingerprint=fingerprint, params=params.identity(), created_at=utcnow())
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+class SqlDocs:
+    """Candidate documents for verification, read inside the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_many(self, doc_ids: Sequence[int]) -> Mapping[int, DocInfo]:
+        if not doc_ids:
+            return {}
+        rows = self.session.execute(
+            select(
+                Signature.article_id,
+                Signature.shingles,
+                Signature.exact_hash,
+                Article.published_at,
+                Article.cluster_id,
+                Article.duplicate_of,
+            )
+            .join(Article, Article.id == Signature.article_id)
+            .where(Signature.article_id.in_(list(doc_ids)))
+        ).all()
+        return {
+            r.article_id: DocInfo(
+                doc_id=r.article_id,
+                shingles=unpack(r.shingles),
+                exact=to_unsigned(r.exact_hash),
+                published=r.published_at,
+                cluster_id=r.cluster_id if r.cluster_id is not None else r.article_id,
+                canonical_id=r.duplicate_of if r.duplicate_of is not None else r.article_id,
+            )
+            for r in rows
+        }
+
+
+def exact_matches(session: Session, scheme_id: int, exact: int) -> list[int]:
+    """Articles with the same normalised text, whoever indexed them (other processes too)."""
+    return list(
+        session.scalars(
+            select(Signature.article_id).where(
+                Signature.scheme_id == scheme_id, Signature.exact_hash == to_signed(exact)
+            )
+        )
+    )
+
+
+def save_signature(session: Session, article_id: int, scheme_id: int, fp: Fingerprint) -> None:
+    values = {
+        "scheme_id": scheme_id,
+        "indexed_at": utcnow(),
+        "shingling": fp.scheme,
+        "exact_hash": to_signed(fp.exact),
+        "shingle_count": len(fp.shingles),
+        "minhash": pack(fp.signature),
+        "lead_minhash": pack(fp.lead),
+        "shingles": pack(fp.shingles),
+    }
+    existing = session.get(Signature, article_id)
+    if existing is None:
+        session.add(Signature(article_id=article_id, **values))
+    else:  # the article's text changed in place: its signature follows
+        for key, value in values.items():
+            setattr(existing, key, value)
+    session.flush()
+
+
+def apply_decision(session: Session, article_id: int, decision: Decision | None) -> None:
+    """Cluster links for a newly inserted article."""
+    if decision is None or decision.match is None:
+        session.execute(
+            update(Article).where(Article.id == article_id).values(cluster_id=article_id)
+        )
+        return
+    m = decision.match
+    link = {
+        "cluster_id": m.cluster_id,
+        "similarity": m.similarity,
+        "containment": m.containment,
+        "dup_kind": "exact" if m.exact else "near",
+        "dedup_match_id": m.matched_id,
+    }
+    if decision.becomes_canonical:
+        # Published before the cluster's canonical article: it leads the cluster from now on.
+        session.execute(
+            update(Article)
+            .where(Article.cluster_id == m.cluster_id, Article.id != article_id)
+            .values(duplicate_of=article_id)
+        )
+        session.execute(
+            update(Article).where(Article.id == article_id).values(duplicate_of=None, **link)
+        )
+    else:
+        session.execute(
+            update(Article)
+            .where(Article.id == article_id)
+            .values(duplicate_of=m.canonical_id, **link)
+        )
+
+
+def iter_index_rows(
+    db: Database, scheme_id: int, params: DedupParams, window_days: float, batch: int = 20_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(article ids, index keys) in batches, for signatures stored within the window."""
+    since: datetime = utcnow() - timedelta(days=window_days)
+    with db.read() as s:
+        result = s.execute(
+            select(
+                Signature.article_id,
+                Signature.shingling,
+                Signature.exact_hash,
+                Signature.minhash,
+                Signature.lead_minhash,
+            )
+            .where(Signature.scheme_id == scheme_id, Signature.indexed_at >= since)
+            .order_by(Signature.article_id)
+            .execution_options(yield_per=batch)
+        )
+        for part in result.partitions(batch):
+            yield _keys_for_rows(part, params)
+
+
+def _keys_for_rows(rows: Sequence[Any], params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
+    """Index keys for stored rows, grouped by key count (short texts have only the exact key)."""
+    ids: list[int] = []
+    keys: list[np.ndarray] = []
+    for r in rows:
+        fp = Fingerprint(
+            scheme=r.shingling,
+            exact=to_unsigned(r.exact_hash),
+            shingles=np.zeros(0, dtype=np.uint32),
+            signature=unpack(r.minhash) if r.minhash else None,
+            lead=unpack(r.lead_minhash) if r.lead_minhash else None,
+        )
+        ids.append(r.article_id)
+        keys.append(index_keys(fp, params))
+    return np.array(ids, dtype=np.uint32), _pad(keys)
+
+
+def _pad(keys: list[np.ndarray]) -> np.ndarray:
+    """Stack per-document key arrays; a short document's missing band keys repeat its exact
+    key, which is harmless (the same id under the same key)."""
+    width = max((len(k) for k in keys), default=0)
+    out = np.empty((len(keys), width), dtype=np.uint64)
+    for i, k in enumerate(keys):
+        out[i, : len(k)] = k
+        out[i, len(k) :] = k[0]
+    return out

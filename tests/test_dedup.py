@@ -1,0 +1,234 @@
+"""The near-duplicate engine: normalisation per script, verification, clusters, parameters,
+idempotence and commit ordering."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crawler.corpus_dedup import MemoryDeduper, dedup_jsonl
+from crawler.dedup import DedupParams, fingerprint, is_copy, overlap
+from crawler.textnorm import SCHEMES, detect_scheme, shingle_hashes, units
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news" / "articles.jsonl.gz"
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def shingle_set(text: str) -> set[int]:
+    return set(shingle_hashes(text)[1].tolist())
+
+
+@pytest.fixture(scope="module")
+def stories() -> list[list[str]]:
+    """Paragraph lists of distinct real articles (the sample shipped with the package)."""
+    from crawler.mockweb import load_sample
+
+    out = []
+    for outlet in load_sample()["outlets"]:
+        if outlet["id"] != "demo_wire":
+            out.extend(a["paragraphs"] for a in outlet["articles"] if len(a["paragraphs"]) >= 5)
+    return out
+
+
+# -- normalisation per script ------------------------------------------------------------------
+
+
+def test_arabic_diacritics_tatweel_and_letter_variants_fold() -> None:
+    plain = (
+        "قال وزير الخارجية الروسي إن موسكو ستواصل مساعدة دمشق لتجنب تكرار السيناريو الليبي في سوريا"
+    )
+    marked = "قَالَ وَزِيرُ الخَارِجِيَّةِ الرُّوسِيُّ أن مُوسكـــو ستواصل مساعدة دمشق لتجنب تكرار السيناريو الليبى فى سوريا"
+    assert detect_scheme(plain).name == "arabic"
+    assert shingle_set(plain) == shingle_set(marked)
+
+
+def test_persian_zwnj_space_and_joined_spellings_match() -> None:
+    forms = [
+        "ما می\u200cخواهیم این کتاب\u200cها را امروز به کتابخانه برگردانیم",
+        "ما می خواهیم این کتاب ها را امروز به کتابخانه برگردانیم",
+        "ما میخواهیم این کتابها را امروز به کتابخانه برگردانیم",
+    ]
+    sets = [shingle_set(f) for f in forms]
+    assert sets[0] == sets[1] == sets[2]
+    # Persian keheh/yeh and Arabic kaf/yeh are one letter for matching
+    assert shingle_set("کتاب یک") == shingle_set("كتاب يك")
+
+
+def test_chinese_and_japanese_use_character_shingles() -> None:
+    zh = "俄罗斯外交部长拉夫罗夫表示，莫斯科将继续帮助大马士革，以避免利比亚局势在叙利亚重演。"
+    assert detect_scheme(zh) is SCHEMES["cjk"]
+    assert shingle_set(zh) == shingle_set(zh.replace("，", " ").replace("。", ""))
+    ja = "ロシアのラブロフ外相は、シリア政府への支援を続けると述べた。"
+    assert detect_scheme(ja) is SCHEMES["cjk"]
+    assert len(shingle_set(ja)) > 10
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Le président de la République s'est rendu à l'Élysée",
+            "le PRÉSIDENT de la république s’est rendu à l’élysée",
+        ),
+        (
+            "El ministro español habló con la prensa en Madrid",
+            "EL MINISTRO ESPAÑOL habló con la prensa en Madrid",
+        ),
+        (
+            "Министр иностранных дел России Сергей Лавров заявил",
+            "министр иностранных дел россии сергей лавров заявил",
+        ),
+    ],
+)
+def test_spaced_scripts_ignore_case_and_punctuation(a: str, b: str) -> None:
+    assert detect_scheme(a).name == "word"
+    assert shingle_set(a) == shingle_set(b)
+
+
+def test_words_follow_unicode_word_boundaries() -> None:
+    assert units("Hello, world! naïve café-bar 2025", SCHEMES["word"]) == [
+        "hello",
+        "world",
+        "naïve",
+        "café",
+        "bar",
+        "2025",
+    ]
+    hindi = "भारत की राजधानी नई दिल्ली है"
+    assert units(hindi, SCHEMES["word"]) == ["भारत", "की", "राजधानी", "नई", "दिल्ली", "है"]
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+def test_overlap_and_verification_rule() -> None:
+    a = np.arange(100, dtype=np.uint32)
+    b = np.arange(60, dtype=np.uint32)
+    sim, cont = overlap(a, b)
+    assert (sim, cont) == (0.6, 1.0)
+    params = DedupParams()
+    assert is_copy(0.3, 0.95, params)  # a trimmed copy: low Jaccard, contained
+    assert is_copy(0.55, 0.6, params)
+    assert not is_copy(0.2, 0.4, params)
+
+
+def build(paragraphs: list[str], keep: float = 1.0, extra: str = "") -> str:
+    kept = paragraphs[: max(1, round(len(paragraphs) * keep))]
+    return "\n\n".join([*kept, extra] if extra else kept)
+
+
+def test_trimmed_captioned_copy_is_found_and_follow_up_is_not(stories: list[list[str]]) -> None:
+    d = MemoryDeduper()
+    original = d.add(build(stories[0]), T0)
+    copy = d.add(
+        "WASHINGTON (Wire) - " + build(stories[0], keep=0.4, extra="A file photo. (Wire Photo)"),
+        T0 + timedelta(hours=3),
+    )
+    # A follow-up: new reporting that quotes one paragraph of the original as background.
+    follow_up = d.add(
+        build([*stories[1][:3], stories[0][1], *stories[1][3:]]), T0 + timedelta(days=1)
+    )
+    unrelated = d.add(build(stories[2]), T0)
+    assert d.duplicate_of(copy) == original
+    assert d.docs[copy].containment is not None and d.docs[copy].containment >= 0.7
+    assert d.duplicate_of(follow_up) is None
+    assert d.duplicate_of(unrelated) is None
+    assert d.duplicate_of(original) is None
+
+
+def test_canonical_is_the_earliest_published_even_when_it_arrives_later(
+    stories: list[list[str]],
+) -> None:
+    d = MemoryDeduper()
+    late_copy = d.add(build(stories[3], keep=0.8), T0 + timedelta(hours=5))
+    other_copy = d.add(build(stories[3], keep=0.6), T0 + timedelta(hours=2))
+    original = d.add(build(stories[3]), T0)
+    assert (
+        d.docs[late_copy].cluster_id == d.docs[original].cluster_id == d.docs[other_copy].cluster_id
+    )
+    assert d.duplicate_of(original) is None
+    assert d.duplicate_of(late_copy) == original and d.duplicate_of(other_copy) == original
+
+
+def test_ties_are_broken_deterministically(stories: list[list[str]]) -> None:
+    d = MemoryDeduper()
+    first = d.add(build(stories[4]), T0)
+    second = d.add(build(stories[4], keep=0.7), T0)
+    assert d.duplicate_of(second) == first and d.duplicate_of(first) is None
+
+
+def test_no_chaining_through_a_digest_page(stories: list[list[str]]) -> None:
+    """A digest quoting two stories in full is a copy of each, but the two stories must not end
+    up in one cluster through it."""
+    d = MemoryDeduper()
+    a = d.add(build(stories[5]), T0)
+    digest = d.add(build(stories[5]) + "\n\n" + build(stories[6]), T0 + timedelta(hours=1))
+    b = d.add(build(stories[6]), T0 + timedelta(hours=2))
+    assert d.duplicate_of(digest) == a
+    assert d.docs[b].cluster_id != d.docs[a].cluster_id
+
+
+def test_short_texts_are_never_minhash_indexed_but_exact_copies_match() -> None:
+    params = DedupParams()
+    short = "Markets closed higher on Friday."
+    fp = fingerprint(short, params)
+    assert not fp.indexed and fp.signature is None
+    d = MemoryDeduper(params)
+    first = d.add(short, T0)
+    assert d.duplicate_of(d.add(short + "  ", T0 + timedelta(minutes=1))) == first
+    assert d.duplicate_of(d.add("Markets closed lower on Friday.", T0)) is None
+    assert d.duplicate_of(d.add("", T0)) is None
+    assert (
+        d.duplicate_of(d.add("", T0)) is not None
+    )  # two empty texts are exact copies, nothing more
+
+
+def test_dedup_jsonl_command_output(stories: list[list[str]]) -> None:
+    docs = [
+        {"id": "a", "text": build(stories[7], keep=0.7), "published": "2025-03-01T10:00:00Z"},
+        {"id": "b", "text": build(stories[8])},
+        {"id": "c", "text": build(stories[7]), "published": "2025-03-01T09:00:00Z"},
+    ]
+    out = io.StringIO()
+    count = dedup_jsonl((json.dumps(d) for d in docs), out)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert count == 3
+    assert [r["id"] for r in rows] == ["a", "b", "c"]
+    assert rows[2]["duplicate_of"] is None  # c was published first: it leads the cluster
+    assert rows[0]["duplicate_of"] == "c" and rows[0]["cluster"] == "a"
+    assert rows[1]["duplicate_of"] is None and rows[1]["similarity"] is None
+    with pytest.raises(ValueError, match="line 1"):
+        dedup_jsonl(['{"text": "no id"}'], io.StringIO())
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared research data not present")
+def test_real_bbc_duplicates_are_found() -> None:
+    """The BBC set holds about 100 exact duplicate bodies: every one must be found."""
+    with gzip.open(SHARED, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    d = MemoryDeduper()
+    first_seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        d.add(row["body"])
+        first_seen.setdefault(row["body"], i)
+    for i, row in enumerate(rows):
+        if first_seen[row["body"]] != i:
+            assert d.docs[i].cluster_id == d.docs[first_seen[row["body"]]].cluster_id
+
+
+# -- parameters and storage ----------------------------------------------------------------------
+
+
+def test_params_fingerprint_ignores_thresholds_only() -> None:
+    base = DedupParams()
+    assert DedupParams(containment_min=0.8).fingerprint() == base.fingerprint()
+    assert DedupParams(seed=1).fingerprint() != base.fingerprint()
+    assert DedupParams(bands=16, rows=8).fingerprint() != base.fingerprint()
+    with pytest.raises(ValueError):
+        DedupParams(bands=64, rows=4)

@@ -1,0 +1,155 @@
+"""Dedup memory in SQL: parameters stored and never mixed, idempotent inserts, the index updated
+only after commit, clusters across outlets and runs in a loopback crawl."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from crawler.dedup import DedupEngine, DedupParams, ParamsMismatch, fingerprint
+from crawler.mockweb import MockOutlet, load_sample
+from crawler.registry import load_registry
+from crawler.urls import canonical_url
+from storage import repo, signatures
+from storage.db import Database
+from storage.models import Article, Signature, UrlAlias
+
+from .conftest import MockServer, run_cli
+from .test_storage import row
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, sqlite_url: str) -> Database:
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    database = Database(url)
+    repo.sync_outlets(database, [load_registry()["presstv"]])
+    yield database
+    database.dispose()
+
+
+def story(index: int) -> list[str]:
+    arts = [a for o in load_sample()["outlets"] if o["id"] == "demo_bbc" for a in o["articles"]]
+    return list(arts[index]["paragraphs"])
+
+
+def context(db: Database, engine: DedupEngine, text: str) -> repo.DedupContext:
+    scheme_id = signatures.ensure_scheme(db, engine.params)
+    return repo.DedupContext(engine, scheme_id, fingerprint(text, engine.params))
+
+
+def store(
+    db: Database, engine: DedupEngine, n: int, text: str, published: datetime
+) -> repo.StoreResult:
+    url = f"https://www.presstv.ir/Detail/2025/03/01/{n}/Story"
+    article = row(text=text, url=url, aliases=[], published_at=published, text_hash=str(hash(text)))
+    return repo.store_article(db, article, context(db, engine, text))
+
+
+def test_copies_cluster_and_reinsert_is_idempotent(db: Database) -> None:
+    engine = DedupEngine()
+    text = "\n\n".join(story(0))
+    first = store(db, engine, 1, text, T0)
+    copy = store(db, engine, 2, "\n\n".join(story(0)[:3]), T0 + timedelta(hours=2))
+    again = store(db, engine, 2, "\n\n".join(story(0)[:3]), T0 + timedelta(hours=2))
+    assert first.decision is not None and first.decision.match is None
+    assert copy.decision is not None and copy.decision.match is not None
+    assert again.outcome == "unchanged" and again.decision is None
+    with db.read() as s:
+        arts = {a.id: a for a in s.scalars(select(Article))}
+        assert s.scalar(select(func.count()).select_from(Signature)) == 2
+    assert arts[first.article_id].cluster_id == first.article_id
+    assert arts[first.article_id].duplicate_of is None
+    assert arts[copy.article_id].cluster_id == first.article_id
+    assert arts[copy.article_id].duplicate_of == first.article_id
+    assert arts[copy.article_id].containment == pytest.approx(1.0, abs=0.05)
+    assert engine.index.documents == 2
+
+
+def test_an_earlier_copy_becomes_the_canonical(db: Database) -> None:
+    engine = DedupEngine()
+    late = store(db, engine, 1, "\n\n".join(story(1)), T0 + timedelta(hours=6))
+    early = store(db, engine, 2, "\n\n".join(story(1)[:4]), T0)
+    with db.read() as s:
+        arts = {a.id: a for a in s.scalars(select(Article))}
+    assert arts[early.article_id].duplicate_of is None
+    assert arts[late.article_id].duplicate_of == early.article_id
+    assert arts[late.article_id].cluster_id == arts[early.article_id].cluster_id
+
+
+def test_index_is_rebuilt_from_sql_in_a_new_run(db: Database) -> None:
+    first_run = DedupEngine()
+    original = store(db, first_run, 1, "\n\n".join(story(2)), T0)
+    second_run = DedupEngine()
+    scheme_id = signatures.ensure_scheme(db, second_run.params)
+    for ids, keys in signatures.iter_index_rows(db, scheme_id, second_run.params, 30):
+        second_run.index.add_many(ids, keys)
+    assert second_run.index.documents == 1
+    copy = store(db, second_run, 2, "\n\n".join(story(2)[:3]), T0 + timedelta(hours=1))
+    assert copy.decision is not None and copy.decision.match is not None
+    assert copy.decision.match.canonical_id == original.article_id
+
+
+def test_failed_commit_leaves_no_ghost_in_the_index(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = DedupEngine()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(signatures, "save_signature", broken)
+    with pytest.raises(RuntimeError):
+        store(db, engine, 1, "\n\n".join(story(3)), T0)
+    assert engine.index.documents == 0
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Article)) == 0
+
+
+def test_changed_parameters_are_refused(db: Database) -> None:
+    store(db, DedupEngine(), 1, "\n\n".join(story(4)), T0)
+    with pytest.raises(ParamsMismatch, match="other dedup parameters"):
+        signatures.ensure_scheme(db, DedupParams(seed=99))
+    # thresholds are not stored parameters: changing them is allowed
+    signatures.ensure_scheme(db, DedupParams(containment_min=0.8))
+
+
+def test_crawl_clusters_syndicated_copy_across_outlets_and_runs(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    args = (
+        "crawl",
+        "demo_presstv",
+        "demo_wire",
+        "--db",
+        sqlite_url,
+        "--outlets-dir",
+        str(mock_server.outlets_dir),
+    )
+    for _run in range(2):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr[-3000:]
+    sample = {o["id"]: MockOutlet(o, mock_server.port) for o in load_sample()["outlets"]}
+    seed_url = canonical_url(sample["demo_presstv"].url(sample["demo_presstv"].articles[0]))
+    wire = sample["demo_wire"]
+    copy_url = canonical_url(wire.url(wire.articles[0]))
+    db = Database(sqlite_url)
+    with db.read() as s:
+        seed = s.scalars(select(Article).where(Article.url == seed_url)).one()
+        copy = s.scalars(select(Article).where(Article.url == copy_url)).one()
+        members = list(s.scalars(select(Article).where(Article.cluster_id == seed.cluster_id)))
+        alias = s.get(UrlAlias, copy_url + "?utm_source=wire&utm_medium=rss")
+        total = s.scalar(select(func.count()).select_from(Article))
+    # whichever arrived first named the cluster; the earlier-published seed leads it
+    assert seed.duplicate_of is None and seed.cluster_id in {seed.id, copy.id}
+    assert copy.duplicate_of == seed.id and copy.dup_kind == "near"
+    assert copy.containment is not None and copy.containment >= 0.9
+    assert {m.id for m in members} == {seed.id, copy.id}
+    assert alias is not None and alias.article_id == copy.id
+    assert total == len(sample["demo_presstv"].articles) + len(wire.articles)
+    clusters = run_cli("clusters", "--db", sqlite_url, "--days", "0")
+    assert "Russia to keep helping Syria" in clusters.stdout and "demo_wire" in clusters.stdout
+    db.dispose()
