@@ -88,8 +88,9 @@ def _permutations(num_perm: int, seed: int) -> Any:
     return MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity).permutations
 
 
-def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """datasketch MinHash (affine32) of precomputed 32-bit shingle hashes."""
+def datasketch_minhash(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """datasketch's own MinHash.update_batch (affine32) over 32-bit shingle hashes: the reference
+    that ``minhash_values`` must equal (tests check it)."""
     m = MinHash(
         num_perm=num_perm,
         seed=seed,
@@ -101,6 +102,28 @@ def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray
     return np.asarray(m.hashvalues, dtype=np.uint32)
 
 
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+
+
+def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The same values as datasketch's affine32 MinHash of ``shingles`` (its permutations, its
+    MurmurHash3 pre-mix, min of a*h+b mod 2**32), without a Python call per shingle: this is
+    most of the cost of a document otherwise."""
+    a, b = _permutations(num_perm, seed)
+    s1, m1, s2, m2 = _FMIX32
+    with np.errstate(over="ignore"):
+        h = shingles.astype(np.uint32, copy=False)
+        h = h ^ (h >> s1)
+        h = h * m1
+        h = h ^ (h >> s2)
+        h = h * m2
+        h = h ^ (h >> s1)
+        if len(h) == 0:
+            return np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        values: np.ndarray = (h[:, None] * a[None, :] + b[None, :]).min(axis=0)
+    return values.astype(np.uint32, copy=False)
+
+
 @dataclass
 class Fingerprint:
     """What the engine knows of one text; computed in worker processes, stored in SQL."""
@@ -110,6 +133,7 @@ class Fingerprint:
     shingles: np.ndarray  # sorted unique uint32
     signature: np.ndarray | None = None  # body MinHash, uint32[num_perm]; None when too short
     lead: np.ndarray | None = None  # lead MinHash, uint32[lead_perm]
+    keys: np.ndarray | None = None  # index keys, computed once
 
     @property
     def indexed(self) -> bool:
@@ -121,49 +145,80 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     exact = xxhash.xxh64_intdigest(ordered.tobytes(), seed=params.seed)
     unique = np.unique(ordered)
     if len(unique) < params.min_shingles:
-        return Fingerprint(scheme.name, exact, unique)
-    lead = np.unique(ordered[: scheme.lead])
-    return Fingerprint(
-        scheme=scheme.name,
-        exact=exact,
-        shingles=unique,
-        signature=minhash_values(unique, params.num_perm, params.seed),
-        lead=minhash_values(lead, params.lead_perm, params.seed + 1),
-    )
+        fp = Fingerprint(scheme.name, exact, unique)
+    else:
+        fp = Fingerprint(
+            scheme=scheme.name,
+            exact=exact,
+            shingles=unique,
+            signature=minhash_values(unique, params.num_perm, params.seed),
+            lead=minhash_values(
+                np.unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
+            ),
+        )
+    fp.keys = index_keys(fp, params)
+    return fp
 
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _band_keys(sig: np.ndarray, bands: int, rows: int, salt: int) -> np.ndarray:
-    """One 64-bit key per band: the band's rows hashed together with the band number."""
-    table = sig[: bands * rows].reshape(bands, rows).astype(np.uint64)
+def _band_keys(sigs: np.ndarray, bands: int, rows: int, salts: np.ndarray) -> np.ndarray:
+    """One 64-bit key per band for each signature row of ``sigs`` (documents x permutations):
+    the band's rows hashed together with the band number and the document's scheme salt."""
+    n = len(sigs)
+    block = np.ascontiguousarray(sigs[:, : bands * rows], dtype=np.uint32)
+    if rows % 2:  # pad odd rows with zeros so that pairs of rows read as one uint64
+        block = np.concatenate(
+            [block.reshape(n, bands, rows), np.zeros((n, bands, 1), np.uint32)], axis=2
+        )
+    words = block.reshape(n, bands, -1).view(np.uint64)  # (n, bands, ceil(rows / 2))
     with np.errstate(over="ignore"):
-        keys = (np.arange(bands, dtype=np.uint64) + np.uint64(salt)) * _MUL
-        for r in range(rows):
-            keys = (keys ^ table[:, r]) * _MUL
+        keys: np.ndarray = (np.arange(bands, dtype=np.uint64)[None, :] + salts[:, None]) * _MUL
+        for w in range(words.shape[2]):
+            keys = (keys ^ words[:, :, w]) * _MUL
             keys ^= keys >> np.uint64(31)
     return keys
 
 
-def _scheme_salt(name: str) -> int:
+def scheme_salt(name: str) -> int:
     return xxhash.xxh32_intdigest(name.encode()) << 16
+
+
+def index_keys_batch(
+    salts: np.ndarray,
+    exact: np.ndarray,
+    signatures: np.ndarray,
+    leads: np.ndarray,
+    params: DedupParams,
+) -> np.ndarray:
+    """Index keys of many MinHash-indexed documents at once (documents x keys): the exact
+    hash, then body bands, then lead bands, all salted with the shingling scheme."""
+    salts = salts.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        first = (exact.astype(np.uint64) ^ salts)[:, None]
+        return np.concatenate(
+            [
+                first,
+                _band_keys(signatures, params.bands, params.rows, salts + np.uint64(1)),
+                _band_keys(leads, params.lead_bands, params.lead_rows, salts + np.uint64(1000)),
+            ],
+            axis=1,
+        )
 
 
 def index_keys(fp: Fingerprint, params: DedupParams) -> np.ndarray:
     """The keys a document is indexed and queried under: its exact hash, and (when long enough)
     its body and lead bands. Salted with the shingling scheme: schemes never meet."""
-    salt = _scheme_salt(fp.scheme)
-    exact = np.array([(fp.exact ^ salt) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
+    salt = np.array([scheme_salt(fp.scheme)], dtype=np.uint64)
+    exact = np.array([fp.exact], dtype=np.uint64)
     if fp.signature is None or fp.lead is None:
-        return exact
-    return np.concatenate(
-        [
-            exact,
-            _band_keys(fp.signature, params.bands, params.rows, salt + 1),
-            _band_keys(fp.lead, params.lead_bands, params.lead_rows, salt + 1000),
-        ]
-    )
+        only_exact: np.ndarray = exact ^ salt
+        return only_exact
+    keys: np.ndarray = index_keys_batch(
+        salt, exact, fp.signature[None, :], fp.lead[None, :], params
+    )[0]
+    return keys
 
 
 class BandIndex:
@@ -311,7 +366,7 @@ class DedupEngine:
     index: BandIndex = field(default_factory=BandIndex)
 
     def keys(self, fp: Fingerprint) -> np.ndarray:
-        return index_keys(fp, self.params)
+        return fp.keys if fp.keys is not None else index_keys(fp, self.params)
 
     def candidates(self, fp: Fingerprint) -> set[int]:
         return self.index.query(self.keys(fp))

@@ -58,7 +58,7 @@ class Scheme:
 
 
 SCHEMES: dict[str, Scheme] = {
-    "word": Scheme("word", "word", 5, 100),
+    "word": Scheme("word", "word", 4, 100),
     "arabic": Scheme("arabic", "char", 5, 300),
     "cjk": Scheme("cjk", "char", 3, 300),
 }
@@ -108,6 +108,8 @@ def detect_scheme(text: str) -> Scheme:
 
 def _detect(cps: np.ndarray) -> Scheme:
     sample = cps[:4000]
+    if len(sample) == 0 or int(sample.max()) < 0x0600:
+        return SCHEMES["word"]  # nothing from the Arabic block upwards: a spaced script
     words = int(_word_mask(sample).sum())
     if words == 0:
         return SCHEMES["word"]

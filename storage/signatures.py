@@ -19,8 +19,9 @@ from crawler.dedup import (
     DocInfo,
     Fingerprint,
     ParamsMismatch,
-    index_keys,
+    index_keys_batch,
     pack,
+    scheme_salt,
     unpack,
 )
 from storage.db import Database
@@ -185,28 +186,27 @@ def iter_index_rows(
 
 
 def _keys_for_rows(rows: Sequence[Any], params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
-    """Index keys for stored rows, grouped by key count (short texts have only the exact key)."""
-    ids: list[int] = []
-    keys: list[np.ndarray] = []
-    for r in rows:
-        fp = Fingerprint(
-            scheme=r.shingling,
-            exact=to_unsigned(r.exact_hash),
-            shingles=np.zeros(0, dtype=np.uint32),
-            signature=unpack(r.minhash) if r.minhash else None,
-            lead=unpack(r.lead_minhash) if r.lead_minhash else None,
+    """Index keys for a batch of stored rows, vectorised. Short texts have only their exact
+    key; their band columns repeat it (the same id under the same key is harmless)."""
+    ids = np.fromiter((r.article_id for r in rows), dtype=np.uint32, count=len(rows))
+    exact = np.fromiter((to_unsigned(r.exact_hash) for r in rows), dtype=np.uint64, count=len(rows))
+    salt_of = {name: scheme_salt(name) for name in {r.shingling for r in rows}}
+    salts = np.fromiter((salt_of[r.shingling] for r in rows), dtype=np.uint64, count=len(rows))
+    width = 1 + params.bands + params.lead_bands
+    keys = np.empty((len(rows), width), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        keys[:] = (exact ^ salts)[:, None]
+    full = np.fromiter(
+        (i for i, r in enumerate(rows) if r.minhash and r.lead_minhash), dtype=np.intp
+    )
+    if len(full):
+        sigs = np.frombuffer(b"".join(rows[i].minhash for i in full), dtype="<u4")
+        leads = np.frombuffer(b"".join(rows[i].lead_minhash for i in full), dtype="<u4")
+        keys[full] = index_keys_batch(
+            salts[full],
+            exact[full],
+            sigs.reshape(len(full), params.num_perm),
+            leads.reshape(len(full), params.lead_perm),
+            params,
         )
-        ids.append(r.article_id)
-        keys.append(index_keys(fp, params))
-    return np.array(ids, dtype=np.uint32), _pad(keys)
-
-
-def _pad(keys: list[np.ndarray]) -> np.ndarray:
-    """Stack per-document key arrays; a short document's missing band keys repeat its exact
-    key, which is harmless (the same id under the same key)."""
-    width = max((len(k) for k in keys), default=0)
-    out = np.empty((len(keys), width), dtype=np.uint64)
-    for i, k in enumerate(keys):
-        out[i, : len(k)] = k
-        out[i, len(k) :] = k[0]
-    return out
+    return ids, keys

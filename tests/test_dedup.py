@@ -232,3 +232,18 @@ def test_params_fingerprint_ignores_thresholds_only() -> None:
     assert DedupParams(bands=16, rows=8).fingerprint() != base.fingerprint()
     with pytest.raises(ValueError):
         DedupParams(bands=64, rows=4)
+
+
+def test_minhash_values_equal_datasketch_update_batch() -> None:
+    from crawler.dedup import datasketch_minhash, minhash_values
+
+    shingles = np.unique(
+        shingle_hashes(
+            "Ministers met in Brussels on Monday to agree the budget. " * 3
+            + "A new paragraph follows here with other words entirely."
+        )[1]
+    )
+    for num_perm, seed in ((128, 1), (64, 7)):
+        assert np.array_equal(
+            minhash_values(shingles, num_perm, seed), datasketch_minhash(shingles, num_perm, seed)
+        )
