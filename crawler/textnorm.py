@@ -46,6 +46,8 @@ _WORD_RE = regex.compile(r"\w+", regex.UNICODE)
 _ZWNJ_SPACE_RE = regex.compile(r"[\s\u200c\u200d]+")
 _NON_WORD_RE = regex.compile(r"[^\w]+")
 _ARABIC_LETTER_RE = regex.compile(r"\p{Script=Arabic}")
+# Hash arithmetic on numpy integer arrays wraps modulo 2**64 (or 2**32) silently: that wrap is
+# the arithmetic we want. (Only numpy scalars warn on overflow; these are all array operations.)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -67,7 +69,7 @@ SCHEMES: dict[str, Scheme] = {
 def fold(text: str) -> str:
     """NFKC, case folded, Arabic-script variants folded; punctuation kept (words need it)."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    if _ARABIC_LETTER_RE.search(text):
+    if not text.isascii() and _ARABIC_LETTER_RE.search(text):
         text = _ARABIC_MARKS_RE.sub("", text).translate(_ARABIC_FOLD)
     return text
 
@@ -160,20 +162,20 @@ def _powers(base: int, n: int, key: str) -> np.ndarray:
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads the bits of a 64-bit value."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * np.uint64(0xBF58476D1CE4E5B9)
-        x = x ^ (x >> np.uint64(27))
-        x = x * np.uint64(0x94D049BB133111EB)
-        mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
     return mixed
 
 
 def _word_mask(cps: np.ndarray) -> np.ndarray:
-    mask = np.zeros(len(cps), dtype=bool)
-    bmp = cps < 0x10000
-    mask[bmp] = _WORD_TABLE[cps[bmp]]
-    for i in np.flatnonzero(~bmp):  # astral plane: rare (emoji, historic scripts)
+    if len(cps) == 0 or int(cps.max()) < 0x10000:
+        mask: np.ndarray = _WORD_TABLE[cps]
+        return mask
+    mask = _WORD_TABLE[np.minimum(cps, 0xFFFF)]
+    for i in np.flatnonzero(cps >= 0x10000):  # astral plane: rare (emoji, historic scripts)
         mask[i] = bool(_WORD_RE.match(chr(int(cps[i]))))
     return mask
 
@@ -193,19 +195,22 @@ def _unit_hashes(cps: np.ndarray, scheme: Scheme) -> np.ndarray:
         return _mix(cps[mask].astype(np.uint64) ^ salt)
     # Word boundaries from the mask; a word's hash is a polynomial over its code points,
     # computed for all words at once from prefix sums (arithmetic modulo 2**64).
-    edges = np.diff(mask.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    flags = mask.view(np.int8)
+    edges = np.empty(len(flags) + 1, dtype=np.int8)
+    edges[0] = flags[0]
+    np.subtract(flags[1:], flags[:-1], out=edges[1:-1])
+    edges[-1] = -flags[-1]
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)  # exclusive
     if len(starts) == 0:
         return np.zeros(0, dtype=np.uint64)
     n = len(cps)
-    with np.errstate(over="ignore"):
-        weighted = (cps.astype(np.uint64) + np.uint64(1)) * _powers(_Q, n, "q")
-        prefix = np.cumsum(weighted, dtype=np.uint64)
-        before = np.where(starts > 0, prefix[np.maximum(starts - 1, 0)], np.uint64(0))
-        words = (prefix[ends - 1] - before) * _powers(_P, n, "p")[ends - 1]
-        # The length goes in too, so that no two different words can collide by construction.
-        words = words ^ ((ends - starts).astype(np.uint64) << np.uint64(56))
+    weighted = (cps.astype(np.uint64) + np.uint64(1)) * _powers(_Q, n, "q")
+    prefix = np.cumsum(weighted, dtype=np.uint64)
+    before = np.where(starts > 0, prefix[np.maximum(starts - 1, 0)], np.uint64(0))
+    words = (prefix[ends - 1] - before) * _powers(_P, n, "p")[ends - 1]
+    # The length goes in too, so that no two different words can collide by construction.
+    words = words ^ ((ends - starts).astype(np.uint64) << np.uint64(56))
     return _mix(words ^ salt)
 
 
@@ -218,8 +223,7 @@ def shingle_hashes(text: str, scheme: Scheme | None = None) -> tuple[Scheme, np.
     if count == 0:
         return scheme, np.zeros(0, dtype=np.uint32)
     n = min(scheme.n, count)
-    with np.errstate(over="ignore"):
-        acc = hashed[: count - n + 1].copy()
-        for k in range(1, n):
-            acc = acc * _MUL + hashed[k : count - n + 1 + k]
+    acc = hashed[: count - n + 1].copy()
+    for k in range(1, n):
+        acc = acc * _MUL + hashed[k : count - n + 1 + k]
     return scheme, (_mix(acc) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
