@@ -67,6 +67,9 @@ class MemoryDeduper:
                 )
             )
             if decision.becomes_canonical:
+                old = self.docs[m.canonical_id]
+                old.matched_id = doc_id
+                old.similarity, old.containment = m.canonical_similarity, m.canonical_containment
                 self.canonical[m.cluster_id] = doc_id
         self.engine.add(doc_id, fp)
         return doc_id

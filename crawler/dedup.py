@@ -346,6 +346,11 @@ class Match:
     similarity: float
     containment: float
     exact: bool
+    # The new document against the cluster's canonical article (verified too): the evidence
+    # the old canonical keeps when the new document, published earlier, takes its place.
+    canonical_similarity: float = 0.0
+    canonical_containment: float = 0.0
+    canonical_exact: bool = False
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -420,7 +425,10 @@ class DedupEngine:
             )
             if canonical is None:
                 continue
-            if canonical.doc_id != info.doc_id and self._verify(fp, canonical) is None:
+            against_canonical = (
+                (sim, cont) if canonical.doc_id == info.doc_id else self._verify(fp, canonical)
+            )
+            if against_canonical is None:
                 continue
             return Match(
                 matched_id=info.doc_id,
@@ -430,6 +438,9 @@ class DedupEngine:
                 similarity=round(sim, 4),
                 containment=round(cont, 4),
                 exact=info.exact == fp.exact,
+                canonical_similarity=round(against_canonical[0], 4),
+                canonical_containment=round(against_canonical[1], 4),
+                canonical_exact=canonical.exact == fp.exact,
             )
         return None
 

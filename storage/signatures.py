@@ -146,11 +146,22 @@ def apply_decision(session: Session, article_id: int, decision: Decision | None)
         "dedup_match_id": m.matched_id,
     }
     if decision.becomes_canonical:
-        # Published before the cluster's canonical article: it leads the cluster from now on.
+        # Published before the cluster's canonical article: it leads the cluster from now on,
+        # and the old canonical keeps the evidence that links it to the new one.
         session.execute(
             update(Article)
             .where(Article.cluster_id == m.cluster_id, Article.id != article_id)
             .values(duplicate_of=article_id)
+        )
+        session.execute(
+            update(Article)
+            .where(Article.id == m.canonical_id)
+            .values(
+                similarity=m.canonical_similarity,
+                containment=m.canonical_containment,
+                dup_kind="exact" if m.canonical_exact else "near",
+                dedup_match_id=article_id,
+            )
         )
         session.execute(
             update(Article).where(Article.id == article_id).values(duplicate_of=None, **link)

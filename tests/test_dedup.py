@@ -154,6 +154,7 @@ def test_canonical_is_the_earliest_published_even_when_it_arrives_later(
     )
     assert d.duplicate_of(original) is None
     assert d.duplicate_of(late_copy) == original and d.duplicate_of(other_copy) == original
+    assert d.docs[late_copy].containment is not None and d.docs[late_copy].containment > 0.9
 
 
 def test_ties_are_broken_deterministically(stories: list[list[str]]) -> None:

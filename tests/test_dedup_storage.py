@@ -78,6 +78,10 @@ def test_an_earlier_copy_becomes_the_canonical(db: Database) -> None:
     assert arts[early.article_id].duplicate_of is None
     assert arts[late.article_id].duplicate_of == early.article_id
     assert arts[late.article_id].cluster_id == arts[early.article_id].cluster_id
+    # the old canonical keeps the evidence that links it to the new one
+    assert arts[late.article_id].dup_kind == "near"
+    assert arts[late.article_id].dedup_match_id == early.article_id
+    assert arts[late.article_id].containment == pytest.approx(1.0, abs=0.05)
 
 
 def test_index_is_rebuilt_from_sql_in_a_new_run(db: Database) -> None:
