@@ -159,7 +159,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"demo: serving {len(web.outlets)} sample outlets on http://127.0.0.1:{port} "
             f"({sum(len(o.articles) for o in web.outlets)} articles); crawling into {url}"
         )
-        settings = _scrapy_settings(url, folder, LOG_LEVEL=args.log_level)
+        settings = _scrapy_settings(
+            url,
+            folder,
+            LOG_LEVEL=args.log_level,
+            # the sample web is on loopback, which the safety layer refuses unless allowed
+            NEWSCRAWL_ALLOWED_ADDRESSES=[f"127.0.0.1:{port}"],
+        )
         code = run_crawl(names, settings)
     server.shutdown()
     db = Database(url)

@@ -50,6 +50,7 @@ class ArticleItem:
     html: str
     fetched_at: datetime
     discovery: Discovery | None = None
+    declared_canonical: str | None = None  # the page's rel=canonical, a claim to check
     # filled by the normalize pipeline
     canonical_url: str = ""
     aliases: list[str] = field(default_factory=list)

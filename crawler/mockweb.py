@@ -13,13 +13,18 @@ returns the request log as JSON (tests use it to see what was fetched); ``/_mock
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import gzip
 import html
 import json
+import socket
+import struct
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+import zlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +35,23 @@ from xml.sax.saxutils import escape as xml_escape
 SAMPLE_PATH = Path(__file__).parent / "demo" / "sample.json"
 
 Route = tuple[int, str, bytes]  # status, content type, body
+
+
+@dataclass
+class Fault:
+    """A route that misbehaves: extra headers, a delay, or a broken connection.
+
+    ``action``: ``"stall"`` (send nothing for ``delay`` seconds, then close), ``"reset"`` (close
+    at once with a TCP reset), ``"truncate"`` (announce the full length, send a tenth, close),
+    ``"no_length"`` (no Content-Length: the body ends when the connection closes)."""
+
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str | None = None
+    delay: float = 0.0
+    healthy_after: int = 0  # serve 503 this many times first (a URL that later heals)
 
 
 def load_sample(path: Path | None = None) -> dict[str, Any]:
@@ -280,7 +302,8 @@ class MockWeb:
                 self.routes[(outlet.host, path)] = route
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        self.extra: dict[tuple[str, str], Callable[[], Route]] = {}
+        self.faults: dict[tuple[str, str], Fault] = {}
+        self.served: dict[tuple[str, str], int] = {}
 
     def write_outlet_files(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -291,7 +314,16 @@ class MockWeb:
             written.append(path)
         return written
 
-    def respond(self, host: str, path: str) -> Route:
+    def add_route(self, spec: dict[str, Any]) -> None:
+        """Register a route from JSON: host, path, and Fault fields (``body_b64`` for bytes)."""
+        body = base64.b64decode(spec.pop("body_b64", "")) if "body_b64" in spec else b""
+        body = spec.pop("body", "").encode() if "body" in spec else body
+        key = (str(spec.pop("host")).lower(), str(spec.pop("path")))
+        with self.lock:
+            self.faults[key] = Fault(body=body, **spec)
+            self.served.pop(key, None)
+
+    def respond(self, host: str, path: str) -> Route | Fault:
         host = host.split(":")[0].lower()
         if path == "/_mock/requests":
             with self.lock:
@@ -302,9 +334,32 @@ class MockWeb:
             return 200, "text/plain", b"ok"
         with self.lock:
             self.requests.append((host, path))
-        if (host, path) in self.extra:
-            return self.extra[(host, path)]()
+            fault = self.faults.get((host, path))
+            if fault is not None:
+                count = self.served.get((host, path), 0)
+                self.served[(host, path)] = count + 1
+                if count < fault.healthy_after:
+                    return Fault(status=503, body=b"busy", headers={"Retry-After": "0"})
+                return fault
         return self.routes.get((host, path), (404, "text/html", b"<h1>Not found</h1>"))
+
+
+def compressed_bomb(encoding: str, size: int = 64 * 1024 * 1024) -> bytes:
+    """``size`` zero bytes compressed with ``encoding`` (a few tens of KiB on the wire)."""
+    zeros = bytes(size)
+    if encoding == "gzip":
+        return gzip.compress(zeros, compresslevel=9)
+    if encoding == "deflate":
+        return zlib.compress(zeros, 9)
+    if encoding == "br":
+        import brotli
+
+        return bytes(brotli.compress(zeros, quality=5))
+    if encoding == "zstd":
+        import zstandard
+
+        return bytes(zstandard.ZstdCompressor(level=3).compress(zeros))
+    raise ValueError(encoding)
 
 
 def make_handler(web: MockWeb) -> type[BaseHTTPRequestHandler]:
@@ -312,13 +367,57 @@ def make_handler(web: MockWeb) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stalls on loopback
 
+        def do_POST(self) -> None:
+            if self.path != "/_mock/route":
+                self.send_error(404)
+                return
+            length = int(self.headers.get("Content-Length", "0"))
+            web.add_route(json.loads(self.rfile.read(length)))
+            self._send(200, "text/plain", b"ok", {})
+
         def do_GET(self) -> None:
-            status, ctype, body = web.respond(self.headers.get("Host", ""), self.path.split("?")[0])
-            head = (
-                f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
-                f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Server: mockweb\r\n\r\n"
-            ).encode("latin-1")
+            answer = web.respond(self.headers.get("Host", ""), self.path.split("?")[0])
+            if isinstance(answer, tuple):
+                self._send(*answer, {})
+                return
+            fault = answer
+            if fault.action == "reset":
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                return
+            if fault.action == "stall":
+                time.sleep(fault.delay)
+                self.close_connection = True
+                return
+            if fault.delay:
+                time.sleep(fault.delay)
+            self._send(fault.status, fault.content_type, fault.body, fault.headers, fault.action)
+
+        def _send(
+            self,
+            status: int,
+            ctype: str,
+            body: bytes,
+            headers: dict[str, str],
+            action: str | None = None,
+        ) -> None:
+            lines = [
+                f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                f"Content-Type: {ctype}",
+                "Server: mockweb",
+                *(f"{k}: {v}" for k, v in headers.items()),
+            ]
+            if action == "no_length":
+                lines.append("Connection: close")
+                self.close_connection = True
+            else:
+                lines.append(f"Content-Length: {len(body)}")
+            if action == "truncate":
+                body = body[: max(1, len(body) // 10)]
+                self.close_connection = True
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
             self.wfile.write(head + body)  # one write per response
 
         def log_message(self, format: str, *args: Any) -> None:

@@ -46,6 +46,13 @@ NEWSCRAWL_MAX_ARTICLES_PER_RUN = 5000
 NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET = 50
 NEWSCRAWL_MAX_SITEMAP_DEPTH = 2
 NEWSCRAWL_SKIP_KNOWN = True
+# Feeds and sitemaps are parsed in the worker pool within this many seconds each.
+NEWSCRAWL_PARSE_TIMEOUT = 20.0
+# Addresses that are not public but may be fetched: "127.0.0.1:8080", "10.0.0.0/8", "::1".
+# Everything private, loopback, link-local (cloud metadata) or reserved is refused otherwise.
+NEWSCRAWL_ALLOWED_ADDRESSES: list[str] = [
+    a for a in os.environ.get("NEWSCRAWL_ALLOWED_ADDRESSES", "").split(",") if a.strip()
+]
 
 # Extraction in worker processes (0 = one per core), with a per-document time limit in seconds.
 NEWSCRAWL_EXTRACT_WORKERS = int(os.environ.get("NEWSCRAWL_EXTRACT_WORKERS", "0"))
@@ -59,6 +66,8 @@ NEWSCRAWL_DEDUP_JACCARD_MIN = 0.5
 NEWSCRAWL_DEDUP_CONTAINMENT_MIN = 0.7
 
 DOWNLOADER_MIDDLEWARES = {
+    # First of all, before robots.txt is fetched for a host: refuse non-public addresses.
+    "crawler.safety.AddressPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.PoliteRobotsTxtMiddleware": 100,
 }
@@ -74,6 +83,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 500,
+    "crawler.safety.ContentTypeGuard": 510,
 }
 
 LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")

@@ -6,9 +6,13 @@ rides in ``request.meta`` as plain values (serialisable for JOBDIR and scrapy-re
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
+from urllib.parse import urljoin
 
 from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
@@ -16,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
+from crawler import runtime
 from crawler.dates import utcnow
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.registry import FEED_KINDS, SITEMAP_KINDS, Outlet
@@ -26,6 +31,58 @@ from spiders.sitemaps import parse_sitemap, sitemaps_from_robots
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+_CANONICAL_RE = re.compile(r"""<link\b[^>]*\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE)
+_HREF_RE = re.compile(r"""\bhref\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
+
+
+def declared_canonical(html_head: str, base_url: str) -> str | None:
+    """The page's ``<link rel="canonical">`` (absolute), if any: a claim, checked later."""
+    match = _CANONICAL_RE.search(html_head)
+    if not match:
+        return None
+    href = _HREF_RE.search(match.group(0))
+    return urljoin(base_url, href.group(1)) if href else None
+
+
+def looks_binary(body: bytes) -> bool:
+    """NUL bytes or mostly control bytes at the start: not a text page, whatever it claims."""
+    head = body[:4096]
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return controls > len(head) // 10
+
+
+_IGNORE_REASONS = (
+    # (text in an IgnoreRequest, reason): raised by our middlewares and Scrapy's
+    ("robots_unreachable", "robots_unreachable"),
+    ("blocked_address", "blocked_address"),
+    ("robots", "robots_disallowed"),
+    ("redirect", "redirect_loop"),
+    ("DOWNLOAD_MAXSIZE", "too_large"),
+    ("offsite", "offsite"),
+)
+_EXCEPTION_REASONS = {
+    "DNSLookupError": "dns_error",
+    "CannotResolveHostError": "dns_error",
+    "TimeoutError": "timeout",
+    "TCPTimedOutError": "timeout",
+    "DownloadTimeoutError": "timeout",
+    "ConnectionRefusedError": "connection_refused",
+    "DownloadConnectionRefusedError": "connection_refused",
+    "ConnectionLost": "connection_lost",
+    "ResponseNeverReceived": "connection_lost",
+    "ResponseFailed": "connection_lost",
+    "ConnectionDone": "connection_lost",
+    "DownloadFailedError": "connection_lost",
+    "ResponseDataLossError": "truncated",
+    "DownloadCancelledError": "too_large",
+    "CancelledError": "too_large",
+    "StopDownload": "not_html",
+    "UnsupportedURLSchemeError": "bad_scheme",
+}
 
 
 def failure_reason(failure: Failure) -> tuple[str, str]:
@@ -35,22 +92,12 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
         return f"http_{exc.response.status}", str(exc.response.url)
     name = type(exc).__name__
     text = str(exc)
-    if name == "IgnoreRequest" and text.startswith("robots_unreachable"):
-        return "robots_unreachable", text
-    if name == "IgnoreRequest" and "robots" in text.lower():
-        return "robots_disallowed", text
-    reasons = {
-        "DNSLookupError": "dns_error",
-        "TimeoutError": "timeout",
-        "TCPTimedOutError": "timeout",
-        "ConnectionRefusedError": "connection_refused",
-        "ConnectionLost": "connection_lost",
-        "ResponseNeverReceived": "connection_lost",
-        "ResponseFailed": "connection_lost",
-        "ConnectionDone": "connection_lost",
-        "IgnoreRequest": "ignored",
-    }
-    return reasons.get(name, name[:64]), text[:500]
+    if name == "IgnoreRequest":
+        for needle, reason in _IGNORE_REASONS:
+            if needle in text:
+                return reason, text[:500]
+        return "ignored", text[:500]
+    return _EXCEPTION_REASONS.get(name, name[:64]), text[:500]
 
 
 class OutletSpider(Spider):
@@ -61,6 +108,7 @@ class OutletSpider(Spider):
     max_sitemaps: int
     max_sitemap_depth: int
     max_source_bytes: int
+    parse_timeout: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +123,7 @@ class OutletSpider(Spider):
         spider.max_sitemaps = settings.getint("NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET")
         spider.max_sitemap_depth = settings.getint("NEWSCRAWL_MAX_SITEMAP_DEPTH")
         spider.max_source_bytes = settings.getint("DOWNLOAD_MAXSIZE")
+        spider.parse_timeout = settings.getfloat("NEWSCRAWL_PARSE_TIMEOUT")
         return spider
 
     def _inc(self, key: str, count: int = 1) -> None:
@@ -96,28 +145,66 @@ class OutletSpider(Spider):
 
     # -- sources -------------------------------------------------------------------------------
 
-    def parse_source(self, response: Response) -> Iterator[Request]:
+    async def _parse_off_reactor(self, fn: Any, *args: Any) -> Any:
+        """Feed and sitemap parsing runs in the worker pool under a wall-clock budget:
+        feedparser has quadratic corners (a 64 KB <author> takes seconds) and a big sitemap
+        is real CPU work that must not stall the reactor."""
+        future = runtime.extraction_pool(self.crawler.settings).schedule(
+            fn, args=args, timeout=self.parse_timeout
+        )
+        return await asyncio.wrap_future(future)
+
+    async def parse_source(self, response: Response) -> AsyncIterator[Request]:
         kind = response.meta["source_kind"]
         self._inc("source/ok")
         self._inc(f"source/{kind}/fetched")
         if kind == "robots":
             for url in sitemaps_from_robots(response.body, response.url):
-                yield from self._sitemap_request(url, depth=0)
+                for request in self._sitemap_request(url, depth=0):
+                    yield request
+            return
+        body = response.body
+        if kind in SITEMAP_KINDS and body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.max_source_bytes)
+            except Exception as exc:  # a bomb or a broken archive: skip this sitemap only
+                self._source_invalid(response.url, f"bad gzip: {exc}")
+                return
+        parser = parse_feed if kind in FEED_KINDS else parse_sitemap
+        try:
+            result = await self._parse_off_reactor(parser, body, response.url, kind)
+        except FutureTimeout:
+            self._inc("source/parse_timeout")
+            self._source_invalid(response.url, f"parsing took over {self.parse_timeout:g} s")
+            return
+        except Exception as exc:  # a parser crash on hostile bytes: this source only
+            self._source_invalid(response.url, f"{type(exc).__name__}: {exc}")
             return
         if kind in FEED_KINDS:
-            feed = parse_feed(response.body, response.url, kind=kind)
-            for reason, count in feed.skipped.items():
+            for reason, count in result.skipped.items():
                 self._inc(f"feed/entries_skipped/{reason}", count)
-            if not feed.valid:
-                self._inc("source/invalid")
-                logger.warning("%s: %s is not a feed (%s)", self.name, response.url, feed.error)
+            if not result.valid:
+                self._source_invalid(response.url, f"not a feed ({result.error})")
                 return
-            self._inc("feed/entries", len(feed.entries))
-            for entry in feed.entries:
-                yield from self._article_request(entry)
-            return
-        if kind in SITEMAP_KINDS:
-            yield from self._parse_sitemap(response, kind)
+            self._inc("feed/entries", len(result.entries))
+        else:
+            for reason, count in result.skipped.items():
+                self._inc(f"sitemap/entries_skipped/{reason}", count)
+            if result.kind == "invalid":
+                self._source_invalid(response.url, f"not a sitemap ({result.error})")
+                return
+            depth = response.meta.get("sitemap_depth", 0)
+            for url in result.sitemaps:
+                for request in self._sitemap_request(url, depth + 1):
+                    yield request
+            self._inc("sitemap/entries", len(result.entries))
+        for entry in result.entries:
+            for request in self._article_request(entry):
+                yield request
+
+    def _source_invalid(self, url: str, why: str) -> None:
+        self._inc("source/invalid")
+        logger.warning("%s: source %s skipped: %s", self.name, url, why)
 
     def _sitemap_request(self, url: str, depth: int) -> Iterator[Request]:
         if depth > self.max_sitemap_depth:
@@ -128,29 +215,6 @@ class OutletSpider(Spider):
             return
         self._sitemaps_seen += 1
         yield self._source_request(url, "sitemap", depth)
-
-    def _parse_sitemap(self, response: Response, kind: str) -> Iterator[Request]:
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            try:
-                body = gunzip(body, max_size=self.max_source_bytes)
-            except Exception as exc:  # a bomb or a broken archive: skip this sitemap only
-                self._inc("source/invalid")
-                logger.warning("%s: sitemap %s skipped: %s", self.name, response.url, exc)
-                return
-        result = parse_sitemap(body, response.url, kind=kind)
-        for reason, count in result.skipped.items():
-            self._inc(f"sitemap/entries_skipped/{reason}", count)
-        if result.kind == "invalid":
-            self._inc("source/invalid")
-            logger.warning("%s: %s is not a sitemap (%s)", self.name, response.url, result.error)
-            return
-        depth = response.meta.get("sitemap_depth", 0)
-        for url in result.sitemaps:
-            yield from self._sitemap_request(url, depth + 1)
-        self._inc("sitemap/entries", len(result.entries))
-        for entry in result.entries:
-            yield from self._article_request(entry)
 
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
@@ -197,13 +261,18 @@ class OutletSpider(Spider):
                 self.outlet.id, discovery.url, "not_html", content_type.decode("latin-1")[:100]
             )
             return
+        if looks_binary(response.body):
+            yield FetchFailure(self.outlet.id, discovery.url, "binary_body", "NUL/control bytes")
+            return
+        html = response.text
         yield ArticleItem(
             outlet_id=self.outlet.id,
             url=discovery.url,
             response_url=response.url,
-            html=response.text,
+            html=html,
             fetched_at=utcnow(),
             discovery=discovery,
+            declared_canonical=declared_canonical(html[:65536], response.url),
         )
 
     def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:

@@ -6,6 +6,7 @@ Tests that need PostgreSQL or Redis skip when the server is absent, unless
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -50,6 +51,21 @@ class MockServer:
         with urlopen(Request(self.base + "/_mock/reset"), timeout=10) as resp:
             resp.read()
 
+    def route(self, host: str, path: str, body: bytes | str = b"", **fault: object) -> str:
+        """Serve ``body`` (and a fault: status, headers, action, delay...) at host+path; returns
+        the URL."""
+        data = body.encode() if isinstance(body, str) else body
+        spec = {"host": host, "path": path, "body_b64": base64.b64encode(data).decode(), **fault}
+        req = Request(
+            self.base + "/_mock/route",
+            data=json.dumps(spec).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urlopen(req, timeout=10) as resp:
+            resp.read()
+        return self.outlet_url(host, path)
+
 
 def start_mock_server(outlets_dir: Path, *extra: str) -> MockServer:
     proc = subprocess.Popen(
@@ -82,7 +98,14 @@ def start_mock_server(outlets_dir: Path, *extra: str) -> MockServer:
 @pytest.fixture(scope="session")
 def mock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
     server = start_mock_server(tmp_path_factory.mktemp("outlets"))
+    # The safety layer refuses loopback: allow exactly this server's port, nothing else.
+    previous = os.environ.get("NEWSCRAWL_ALLOWED_ADDRESSES")
+    os.environ["NEWSCRAWL_ALLOWED_ADDRESSES"] = f"127.0.0.1:{server.port}"
     yield server
+    if previous is None:
+        os.environ.pop("NEWSCRAWL_ALLOWED_ADDRESSES", None)
+    else:
+        os.environ["NEWSCRAWL_ALLOWED_ADDRESSES"] = previous
     assert server.process.stdin is not None
     server.process.stdin.close()
     try:
