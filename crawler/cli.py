@@ -89,6 +89,17 @@ def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> l
     return list(names) or list(outlets)
 
 
+def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``--set NAME=VALUE`` pairs: any Scrapy or newscrawl setting, as on ``scrapy crawl -s``."""
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise OutletError("(command line)", "--set", f"expected NAME=VALUE, got {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     url = database_url(args.db)
     names = _prepare(url, args.outlets_dir, args.outlets)
@@ -97,7 +108,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if not locked:
             print(f"newscrawl: another crawl holds {lock_path}; not starting", file=sys.stderr)
             return EXIT_LOCKED
-        settings = _scrapy_settings(url, args.outlets_dir)
+        settings = _scrapy_settings(url, args.outlets_dir, **_overrides(args.set))
         return run_crawl(names, settings)
 
 
@@ -254,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("crawl", help="crawl all or the named outlets (cron-safe)")
     p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
     p.add_argument("--lock", help="lock file (default: next to the SQLite database)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
     common(p)
     p.set_defaults(func=cmd_crawl)
 

@@ -1,9 +1,12 @@
 """Spider middleware that skips articles the database already holds: re-crawling an unchanged
-web downloads only its feeds and sitemaps. URLs that failed before are not skipped."""
+web downloads only its feeds and sitemaps. URLs that failed before are not skipped, nor are
+articles whose feed or sitemap entry says they changed after the stored version was fetched
+(an in-place update then replaces the stored text)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from scrapy import Request, signals
@@ -15,7 +18,7 @@ from storage import repo
 class KnownUrlFilter:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.known: set[str] = set()
+        self.known: dict[str, datetime] = {}
         self.enabled = crawler.settings.getbool("NEWSCRAWL_SKIP_KNOWN")
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
@@ -32,6 +35,13 @@ class KnownUrlFilter:
     ) -> AsyncIterator[Any]:
         async for obj in result:
             if isinstance(obj, Request) and obj.meta.get("canonical_url") in self.known:
-                self.crawler.stats.inc_value("newscrawl/discovery/known_skipped")
-                continue
+                if not self._changed_since(obj):
+                    self.crawler.stats.inc_value("newscrawl/discovery/known_skipped")
+                    continue
+                self.crawler.stats.inc_value("newscrawl/discovery/known_changed")
             yield obj
+
+    def _changed_since(self, request: Request) -> bool:
+        fetched = self.known[request.meta["canonical_url"]]
+        modified = (request.meta.get("discovery") or {}).get("modified")
+        return isinstance(modified, str) and datetime.fromisoformat(modified) > fetched

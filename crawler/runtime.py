@@ -45,6 +45,7 @@ _dedup: dict[str, DedupState] = {}
 
 def dedup_params(settings: Any) -> DedupParams:
     return DedupParams(
+        seed=settings.getint("NEWSCRAWL_DEDUP_SEED"),
         jaccard_min=settings.getfloat("NEWSCRAWL_DEDUP_JACCARD_MIN"),
         containment_min=settings.getfloat("NEWSCRAWL_DEDUP_CONTAINMENT_MIN"),
     )

@@ -64,6 +64,8 @@ NEWSCRAWL_DEDUP_ENABLED = True
 NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
 NEWSCRAWL_DEDUP_JACCARD_MIN = 0.5
 NEWSCRAWL_DEDUP_CONTAINMENT_MIN = 0.7
+# Changing the seed changes every signature: a database refuses signatures of another seed.
+NEWSCRAWL_DEDUP_SEED = 20151009
 
 DOWNLOADER_MIDDLEWARES = {
     # First of all, before robots.txt is fetched for a host: refuse non-public addresses.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,25 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+SQLITE_PRAGMAS_ENV = "NEWSCRAWL_SQLITE_PRAGMAS"
+_PRAGMA_RE = re.compile(r"^\s*([a-z_]+)\s*=\s*(-?[A-Za-z0-9_]+)\s*$")
+
+
+def extra_pragmas(spec: str | None = None) -> list[str]:
+    """``NEWSCRAWL_SQLITE_PRAGMAS``: "name=value;name=value" (cache_size=-64000, ...)."""
+    spec = os.environ.get(SQLITE_PRAGMAS_ENV, "") if spec is None else spec
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        match = _PRAGMA_RE.match(part)
+        if not match:
+            raise StorageError(f"{SQLITE_PRAGMAS_ENV}: not name=value: {part!r}")
+        out.append(f"PRAGMA {match.group(1)} = {match.group(2)}")
+    return out
+
+
 def _sqlite_events(engine: Engine) -> None:
+    pragmas = extra_pragmas()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event open transactions, so we choose how they open.
@@ -50,6 +69,8 @@ def _sqlite_events(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        for pragma in pragmas:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -63,24 +63,21 @@ def record_source_poll(
         )
 
 
-def stored_urls(db: Database, outlet_id: str) -> set[str]:
-    """Canonical URLs (and their aliases) already stored for an outlet: not fetched again."""
+def stored_urls(db: Database, outlet_id: str) -> dict[str, datetime]:
+    """Canonical URLs (and their aliases) already stored for an outlet, with when the stored
+    version was fetched: not fetched again unless the feed says the article changed since."""
     with db.read() as s:
-        urls = set(
-            s.scalars(
-                select(UrlState.url).where(
-                    UrlState.outlet_id == outlet_id, UrlState.state == "stored"
-                )
-            )
-        )
-        urls.update(
-            s.scalars(
-                select(UrlAlias.url)
-                .join(Article, Article.id == UrlAlias.article_id)
-                .where(Article.outlet_id == outlet_id)
-            )
-        )
-    return urls
+        rows = s.execute(
+            select(UrlState.url, Article.fetched_at)
+            .join(Article, Article.id == UrlState.article_id)
+            .where(UrlState.outlet_id == outlet_id, UrlState.state == "stored")
+        ).all()
+        aliases = s.execute(
+            select(UrlAlias.url, Article.fetched_at)
+            .join(Article, Article.id == UrlAlias.article_id)
+            .where(Article.outlet_id == outlet_id)
+        ).all()
+    return {url: fetched for url, fetched in [*aliases, *rows]}
 
 
 @dataclass(frozen=True)
