@@ -16,8 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from crawler.dedup import ParamsMismatch
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
+from storage import repo
 from storage.db import Database, StorageError, database_url
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
@@ -85,7 +88,13 @@ def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> l
     unknown = [n for n in names if n not in outlets]
     if unknown:
         raise OutletError("(command line)", "outlet", f"unknown outlet(s): {', '.join(unknown)}")
-    Database(db).dispose()  # creates or upgrades the schema, or fails clearly
+    database = Database(db)  # creates or upgrades the schema, or fails clearly
+    try:
+        repo.sync_outlets(database, outlets.values())  # and it must take writes
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot write to database {database.engine.url!r}: {exc}") from exc
+    finally:
+        database.dispose()
     return list(names) or list(outlets)
 
 
@@ -121,7 +130,6 @@ def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 
 def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
-    from storage import repo
 
     rows = repo.outlet_stats(db)
     print(
@@ -150,7 +158,6 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler import mockweb
-    from storage import repo
 
     try:
         server, web = mockweb.serve(port=args.port)
@@ -221,7 +228,6 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from datetime import timedelta
 
     from crawler.dates import utcnow
-    from storage import repo
 
     since = utcnow() - timedelta(days=args.days) if args.days else None
     views = repo.largest_clusters(Database(args.db), limit=args.limit, since=since)
