@@ -195,3 +195,60 @@ def assert_nothing_lost(db_url: str, stored: set[str], failed: dict[str, set[str
     for url, expected in failed.items():
         allowed = {expected} if isinstance(expected, str) else expected
         assert reasons.get(url) in allowed, (url, reasons.get(url), allowed)
+
+
+class TcpProxy:
+    """A loopback TCP proxy to a real server; ``cut()`` drops every connection and stops
+    listening, as a database server that goes down does."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.down = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.down:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.down = True
+        try:
+            self.sock.shutdown(
+                socket.SHUT_RDWR
+            )  # wakes the blocked accept(); close() alone doesn't
+        except OSError:
+            pass
+        self.sock.close()
+        for conn in self.conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            except OSError:
+                pass

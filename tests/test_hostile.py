@@ -26,6 +26,7 @@ from .conftest import ROOT, MockServer, run_cli
 from .hostile import (
     Canary,
     HostileOutlet,
+    TcpProxy,
     article_page,
     assert_nothing_lost,
     paragraphs,
@@ -688,6 +689,24 @@ def test_e8_disk_full_stops_the_crawl_and_a_rerun_stores_the_rest(
     monkeypatch.delenv("NEWSCRAWL_SQLITE_PRAGMAS")
     assert o.crawl(sqlite_url).returncode == 0
     assert_nothing_lost(sqlite_url, set(urls), {})
+
+
+def test_e8_postgresql_going_down_mid_crawl_stops_it_and_a_rerun_stores_the_rest(
+    outlet: OutletFactory, pg_url: str
+) -> None:
+    o = outlet("e8pg")
+    urls = slow_outlet(o)
+    Database(pg_url).dispose()
+    proxy = TcpProxy(5432)
+    via_proxy = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    proc = start_crawl(o, via_proxy)
+    wait_for_rows(pg_url, 3)
+    proxy.cut()
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err[-3000:]
+    assert "storage failed" in err
+    assert o.crawl(pg_url).returncode == 0
+    assert_nothing_lost(pg_url, set(urls), {})
 
 
 def test_e8_unreachable_or_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
