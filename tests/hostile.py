@@ -4,6 +4,7 @@ no connection, and the "nothing lost" check."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import socket
 import threading
@@ -232,23 +233,16 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.down = True
-        try:
-            self.sock.shutdown(
-                socket.SHUT_RDWR
-            )  # wakes the blocked accept(); close() alone doesn't
-        except OSError:
-            pass
+        # shutdown() wakes the thread blocked in accept(); close() alone would not
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-            except OSError:
-                pass
+            conn.close()
