@@ -198,12 +198,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    from crawler.corpus_dedup import dedup_jsonl
+    from crawler.corpus_dedup import dedup_jsonl, dedup_jsonl_into_database
 
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        count = dedup_jsonl(source, out)
+        if args.db:
+            count = dedup_jsonl_into_database(source, out, Database(args.db))
+        else:
+            count = dedup_jsonl(source, out)
     except ValueError as exc:
         print(f"newscrawl dedup: {args.input}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -294,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dedup", help="deduplicate a JSON Lines corpus (id, text, ...) in memory")
     p.add_argument("input", help="JSON Lines file, or - for standard input")
     p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.add_argument("--db", help="database to use as the memory (default: in memory only)")
     p.set_defaults(func=cmd_dedup)
 
     p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")

@@ -13,6 +13,7 @@ import numpy as np
 
 from crawler.dates import parse_date
 from crawler.dedup import DedupEngine, DedupParams, DocInfo, Fingerprint, fingerprint
+from storage.db import Database
 
 
 @dataclass
@@ -115,3 +116,87 @@ def dedup_jsonl(source: Iterable[str], out: TextIO, params: DedupParams | None =
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return len(ids)
+
+
+DOC_URN = "urn:newscrawl:doc:"
+
+
+def dedup_jsonl_into_database(
+    source: Iterable[str],
+    out: TextIO,
+    db: Database,
+    params: DedupParams | None = None,
+    window_days: float = 30.0,
+) -> int:
+    """The same, with the database as the memory: documents are stored as articles (outlet
+    ``outlet`` or ``corpus``; URL ``url`` or ``urn:newscrawl:doc:<id>``) with their signatures,
+    so that a later run, or a crawl, finds them. Clusters and links are read back from SQL."""
+    from sqlalchemy import select
+
+    from crawler.dates import utcnow
+    from crawler.extraction import text_hash
+    from crawler.text import clean_field, clean_text
+    from storage import repo, signatures
+    from storage.models import Article
+
+    params = params or DedupParams()
+    scheme_id = signatures.ensure_scheme(db, params)
+    engine = DedupEngine(params)
+    for ids, keys in signatures.iter_index_rows(db, scheme_id, params, window_days):
+        engine.index.add_many(ids, keys)
+    order: list[tuple[Any, str]] = []
+    for doc in read_jsonl(source):
+        text = clean_text(doc["text"])
+        url = str(doc.get("url") or f"{DOC_URN}{doc['id']}")
+        outlet = str(doc.get("outlet") or "corpus")
+        repo.ensure_outlet(db, outlet)
+        row = repo.ArticleRow(
+            outlet_id=outlet,
+            url=url,
+            aliases=[],
+            title=clean_field(doc.get("title")),
+            author=None,
+            published_at=parse_date(doc["published"]) if doc.get("published") else None,
+            published_source="input" if doc.get("published") else None,
+            language=None,
+            description=None,
+            tags=[],
+            image=None,
+            site_name=None,
+            text=text,
+            text_hash=text_hash(text),
+            discovered_via=None,
+            fetched_at=utcnow(),
+        )
+        repo.store_article(db, row, repo.DedupContext(engine, scheme_id, fingerprint(text, params)))
+        order.append((doc["id"], url))
+    with db.read() as s:
+        rows = {
+            a.url: a
+            for a in s.scalars(select(Article).where(Article.url.in_([u for _, u in order])))
+        }
+        wanted = {r.cluster_id for r in rows.values()} | {
+            x for r in rows.values() for x in (r.duplicate_of, r.dedup_match_id) if x
+        }
+        urls_by_id = dict(
+            s.execute(select(Article.id, Article.url).where(Article.id.in_(wanted))).all()
+        )
+
+    def name(article_id: int | None) -> Any:
+        if article_id is None:
+            return None
+        url = urls_by_id.get(article_id, "")
+        return url[len(DOC_URN) :] if url.startswith(DOC_URN) else url
+
+    for doc_id, url in order:
+        a = rows[url]
+        record = {
+            "id": doc_id,
+            "cluster": name(a.cluster_id),
+            "duplicate_of": name(a.duplicate_of),
+            "matched": name(a.dedup_match_id),
+            "similarity": a.similarity,
+            "containment": a.containment,
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(order)

@@ -46,6 +46,10 @@ NEWSCRAWL_MAX_ARTICLES_PER_RUN = 5000
 NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET = 50
 NEWSCRAWL_MAX_SITEMAP_DEPTH = 2
 NEWSCRAWL_SKIP_KNOWN = True
+# New article URLs are recorded before they are fetched; on the next run, URLs discovered but
+# never stored (in flight at a crash) or failed fewer than MAX_ATTEMPTS times are fetched again.
+NEWSCRAWL_RECORD_DISCOVERED = True
+NEWSCRAWL_MAX_ATTEMPTS = 5
 # Feeds and sitemaps are parsed in the worker pool within this many seconds each.
 NEWSCRAWL_PARSE_TIMEOUT = 20.0
 # Addresses that are not public but may be fetched: "127.0.0.1:8080", "10.0.0.0/8", "::1".

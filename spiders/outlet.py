@@ -27,6 +27,7 @@ from crawler.registry import FEED_KINDS, SITEMAP_KINDS, Outlet
 from crawler.urls import canonical_url
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap, sitemaps_from_robots
+from storage import repo
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,32 @@ class OutletSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         for source in self.outlet.sources:
             yield self._source_request(source.url, source.kind, depth=0)
+        for request in await self._pending_from_database():
+            yield request
+
+    async def _pending_from_database(self) -> list[Request]:
+        """URLs the database says are due: discovered but never stored (in flight when an
+        earlier run died), or failed fewer than NEWSCRAWL_MAX_ATTEMPTS times."""
+        settings = self.crawler.settings
+        if not settings.getbool("NEWSCRAWL_RECORD_DISCOVERED"):
+            return []
+        pending = await asyncio.wrap_future(
+            runtime.db_writer().submit(
+                repo.pending_urls,
+                runtime.database(settings),
+                self.outlet.id,
+                settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),
+                self.max_articles,
+            )
+        )
+        requests = []
+        for _canonical, meta in pending:
+            entry = Discovery.from_meta(meta)
+            for request in self._article_request(entry):
+                request.meta["retry_of_record"] = True
+                requests.append(request)
+        self._inc("discovery/from_record", len(requests))
+        return requests
 
     def _source_request(self, url: str, kind: str, depth: int) -> Request:
         return Request(

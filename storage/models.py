@@ -123,13 +123,16 @@ class UrlState(Base):
 
     url: Mapped[str] = mapped_column(Text, primary_key=True)
     outlet_id: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # discovered, stored, failed
     reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     article_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the feed or sitemap said, so a URL can be fetched again after a crash or failure
+    # even when no source lists it any more.
+    discovery: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class CrawlRun(Base):

@@ -52,6 +52,22 @@ def sync_outlets(db: Database, outlets: Iterable[OutletDef]) -> None:
                 )
 
 
+def ensure_outlet(db: Database, outlet_id: str) -> None:
+    """An outlet row for documents that come from outside the registry (``newscrawl dedup``)."""
+    with db.write() as s:
+        s.execute(
+            _insert(s, Outlet)
+            .values(
+                id=outlet_id[:64],
+                name=outlet_id[:300],
+                homepage="",
+                language="",
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+
+
 def record_source_poll(
     db: Database, outlet_id: str, url: str, status: str, entries: int | None
 ) -> None:
@@ -78,6 +94,51 @@ def stored_urls(db: Database, outlet_id: str) -> dict[str, datetime]:
             .where(Article.outlet_id == outlet_id)
         ).all()
     return {url: fetched for url, fetched in [*aliases, *rows]}
+
+
+def record_discovered(
+    db: Database, outlet_id: str, entries: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """New URLs as ``discovered`` (with their feed/sitemap metadata), before they are fetched:
+    one that is in flight when the process dies is still on record for the next run."""
+    if not entries:
+        return
+    now = utcnow()
+    with db.write() as s:
+        for url, discovery in entries:
+            s.execute(
+                _insert(s, UrlState)
+                .values(
+                    url=url,
+                    outlet_id=outlet_id,
+                    state="discovered",
+                    attempts=0,
+                    first_seen_at=now,
+                    updated_at=now,
+                    discovery=discovery,
+                )
+                .on_conflict_do_nothing(index_elements=["url"])
+            )
+
+
+def pending_urls(
+    db: Database, outlet_id: str, max_attempts: int, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """URLs of an outlet discovered but never stored, or failed fewer than ``max_attempts``
+    times: fetched again on the next run whether or not a source still lists them."""
+    with db.read() as s:
+        rows = s.execute(
+            select(UrlState.url, UrlState.discovery)
+            .where(
+                UrlState.outlet_id == outlet_id,
+                UrlState.state.in_(("discovered", "failed")),
+                UrlState.attempts < max_attempts,
+                UrlState.discovery.is_not(None),
+            )
+            .order_by(UrlState.first_seen_at)
+            .limit(limit)
+        ).all()
+    return [(url, dict(discovery)) for url, discovery in rows if discovery]
 
 
 @dataclass(frozen=True)

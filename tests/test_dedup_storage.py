@@ -157,3 +157,32 @@ def test_crawl_clusters_syndicated_copy_across_outlets_and_runs(
     clusters = run_cli("clusters", "--db", sqlite_url, "--days", "0")
     assert "Russia to keep helping Syria" in clusters.stdout and "demo_wire" in clusters.stdout
     db.dispose()
+
+
+def test_dedup_command_with_a_database_remembers_across_runs(
+    tmp_path: object, sqlite_url: str
+) -> None:
+    import json
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    original = "\n\n".join(story(5))
+    first = folder / "day1.jsonl"
+    first.write_text(
+        json.dumps({"id": "a", "text": original, "published": "2025-03-01T08:00:00Z"})
+        + "\n"
+        + json.dumps({"id": "u", "text": "\n\n".join(story(6))})
+        + "\n"
+    )
+    second = folder / "day2.jsonl"
+    second.write_text(
+        json.dumps({"id": "b", "text": "\n\n".join(story(5)[:3]), "outlet": "wire"}) + "\n"
+    )
+    out1 = run_cli("dedup", str(first), "--db", sqlite_url)
+    out2 = run_cli("dedup", str(second), "--db", sqlite_url)
+    assert out1.returncode == 0 and out2.returncode == 0, out1.stderr + out2.stderr
+    rows1 = [json.loads(x) for x in out1.stdout.splitlines()]
+    (row_b,) = [json.loads(x) for x in out2.stdout.splitlines()]
+    assert [r["duplicate_of"] for r in rows1] == [None, None]
+    assert row_b["duplicate_of"] == "a" and row_b["cluster"] == "a"
+    assert row_b["containment"] > 0.9

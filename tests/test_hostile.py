@@ -884,3 +884,48 @@ def test_f5_runaway_outlet_is_bounded_and_others_unaffected(
     counts, reasons = stored_and_failed(sqlite_url)
     assert good in counts
     assert sum(1 for r in reasons.values() if r == "http_404") == len(set(fetched))
+
+
+def test_f3_url_in_flight_at_a_crash_is_fetched_next_run_though_no_feed_lists_it(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    """The first run records each new URL before fetching it; a URL the process never got to
+    (here: dropped from the feed before the second run, and its first fetch failed) is fetched
+    again from the record."""
+    o = outlet("f3b")
+    good = o.article(1)
+    dropped = o.article(2, status=503)
+    o.feed([good, dropped])
+    assert o.crawl(sqlite_url).returncode == 0
+    o.article(2)  # heals...
+    o.feed([good])  # ...but the feed no longer lists it
+    o.sources = o.sources[-1:]
+    assert o.crawl(sqlite_url).returncode == 0
+    assert_nothing_lost(sqlite_url, {good, dropped}, {})
+
+
+def test_discovered_urls_are_recorded_before_fetching(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    from storage.models import UrlState
+
+    o = outlet("disc")
+    stall = o.article(1, action="stall", delay=30)
+    o.feed([stall])
+    o.write()
+    proc = start_crawl(o, sqlite_url)
+    deadline = time.monotonic() + 30
+    state = None
+    while time.monotonic() < deadline and state is None:
+        time.sleep(0.3)
+        try:
+            db = Database(sqlite_url)
+            with db.read() as s:
+                row = s.get(UrlState, stall)
+                state = row.state if row else None
+            db.dispose()
+        except Exception:
+            pass
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert state == "discovered"

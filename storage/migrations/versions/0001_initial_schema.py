@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=True),
+    sa.Column('discovery', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('url')
     )
     with op.batch_alter_table('url_state', schema=None) as batch_op:
