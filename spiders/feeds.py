@@ -28,15 +28,19 @@ def strip_html(text: str | None) -> str | None:
 
 
 @dataclass
-class FeedResult:
-    entries: list[Discovery] = field(default_factory=list)
+class SkipCounter:
     #: reason -> count for entries skipped (no link, bad scheme, ...)
     skipped: dict[str, int] = field(default_factory=dict)
-    valid: bool = True
-    error: str | None = None
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+@dataclass
+class FeedResult(SkipCounter):
+    entries: list[Discovery] = field(default_factory=list)
+    valid: bool = True
+    error: str | None = None
 
 
 def _entry_date(entry: Any, key: str) -> Any:

@@ -13,6 +13,7 @@ from lxml import etree
 from crawler.dates import believable, parse_date
 from crawler.items import Discovery
 from crawler.urls import is_fetchable
+from spiders.feeds import SkipCounter
 
 _SITEMAP_LINE_RE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -30,15 +31,11 @@ def _parser() -> etree.XMLParser:
 
 
 @dataclass
-class SitemapResult:
+class SitemapResult(SkipCounter):
     kind: str = "urlset"  # or "index", or "invalid"
     entries: list[Discovery] = field(default_factory=list)
     sitemaps: list[str] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 def _local(tag: object) -> str:
@@ -62,6 +59,19 @@ def _find(element: etree._Element, name: str) -> etree._Element | None:
     return None
 
 
+def _location(element: etree._Element, base: str, result: SitemapResult) -> str | None:
+    """The element's <loc> as an absolute http(s) URL, or None with the reason counted."""
+    loc = _child_text(element, "loc")
+    if not loc:
+        result.skip("no_loc")
+        return None
+    loc = urljoin(base, loc)
+    if not is_fetchable(loc):
+        result.skip("bad_scheme")
+        return None
+    return loc
+
+
 def parse_sitemap(body: bytes, sitemap_url: str, kind: str = "sitemap") -> SitemapResult:
     result = SitemapResult()
     try:
@@ -74,17 +84,8 @@ def parse_sitemap(body: bytes, sitemap_url: str, kind: str = "sitemap") -> Sitem
     if root_name == "sitemapindex":
         result.kind = "index"
         for sm in root:
-            if _local(sm.tag) != "sitemap":
-                continue
-            loc = _child_text(sm, "loc")
-            if not loc:
-                result.skip("no_loc")
-                continue
-            loc = urljoin(sitemap_url, loc)
-            if not is_fetchable(loc):
-                result.skip("bad_scheme")
-                continue
-            result.sitemaps.append(loc)
+            if _local(sm.tag) == "sitemap" and (loc := _location(sm, sitemap_url, result)):
+                result.sitemaps.append(loc)
         return result
     if root_name != "urlset":
         return SitemapResult(kind="invalid", error=f"root element is <{root_name}>")
@@ -92,13 +93,8 @@ def parse_sitemap(body: bytes, sitemap_url: str, kind: str = "sitemap") -> Sitem
     for url_el in root:
         if _local(url_el.tag) != "url":
             continue
-        loc = _child_text(url_el, "loc")
+        loc = _location(url_el, sitemap_url, result)
         if not loc:
-            result.skip("no_loc")
-            continue
-        loc = urljoin(sitemap_url, loc)
-        if not is_fetchable(loc):
-            result.skip("bad_scheme")
             continue
         if loc in seen:
             result.skip("duplicate_entry")

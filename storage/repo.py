@@ -275,7 +275,10 @@ def _set_url_state(
     reason: str | None = None,
     detail: str | None = None,
     article_id: int | None = None,
+    keep_stored: bool = False,
 ) -> None:
+    """Upsert one URL's state, counting the attempt; ``keep_stored`` leaves a stored URL as it
+    is (a failed refetch never loses what the database already holds)."""
     now = utcnow()
     stmt = _insert(s, UrlState).values(
         url=url,
@@ -299,37 +302,22 @@ def _set_url_state(
                 "updated_at": now,
                 "article_id": article_id,
             },
+            where=(UrlState.state != "stored") if keep_stored else None,
         )
     )
 
 
 def record_failure(db: Database, outlet_id: str, url: str, reason: str, detail: str = "") -> None:
-    """A URL that was not stored this time, with why. A URL stored earlier stays stored: a failed
-    refetch never loses what the database already holds."""
-    now = utcnow()
+    """A URL that was not stored this time, with why. A URL stored earlier stays stored."""
     with db.write() as s:
-        stmt = _insert(s, UrlState).values(
-            url=url,
-            outlet_id=outlet_id,
-            state="failed",
+        _set_url_state(
+            s,
+            outlet_id,
+            url,
+            "failed",
             reason=reason[:64],
             detail=detail[:2000] or None,
-            attempts=1,
-            first_seen_at=now,
-            updated_at=now,
-        )
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["url"],
-                set_={
-                    "state": "failed",
-                    "reason": reason[:64],
-                    "detail": detail[:2000] or None,
-                    "attempts": UrlState.attempts + 1,
-                    "updated_at": now,
-                },
-                where=UrlState.state != "stored",
-            )
+            keep_stored=True,
         )
 
 

@@ -19,6 +19,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from storage.db import Database
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "NEWSCRAWL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -152,6 +154,19 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
     yield pg_server_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
+    """A migrated database with the Press TV outlet, on SQLite and on PostgreSQL."""
+    from crawler.registry import load_registry
+    from storage import repo
+
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    database = Database(url)
+    repo.sync_outlets(database, [load_registry()["presstv"]])
+    yield database
+    database.dispose()
 
 
 @dataclass

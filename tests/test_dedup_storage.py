@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from crawler.dedup import DedupEngine, DedupParams, ParamsMismatch, fingerprint
 from crawler.mockweb import MockOutlet, load_sample
-from crawler.registry import load_registry
 from crawler.urls import canonical_url
 from storage import repo, signatures
 from storage.db import Database
@@ -20,15 +19,6 @@ from .conftest import MockServer, run_cli
 from .test_storage import row
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, sqlite_url: str) -> Database:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    database = Database(url)
-    repo.sync_outlets(database, [load_registry()["presstv"]])
-    yield database
-    database.dispose()
 
 
 def story(index: int) -> list[str]:

@@ -634,44 +634,36 @@ for i in range(150):
 """
 
 
-def test_e6_four_processes_write_one_sqlite_file(sqlite_url: str) -> None:
-    Database(sqlite_url).dispose()
+def run_writers(db_url: str, workers: int) -> list[str]:
+    """``workers`` processes storing 150 articles each at once, a third of the URLs shared."""
+    Database(db_url).dispose()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, sqlite_url, str(w)],
+            [sys.executable, "-c", WRITER, db_url, str(w)],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for w in range(4)
+        for w in range(workers)
     ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
-    assert not any("locked" in e for e in errors)
-    db = Database(sqlite_url)
+    db = Database(db_url)
     with db.read() as s:
         urls = list(s.scalars(select(Article.url)))
+    db.dispose()
+    assert not any("locked" in e for e in errors)
+    return urls
+
+
+def test_e6_four_processes_write_one_sqlite_file(sqlite_url: str) -> None:
+    urls = run_writers(sqlite_url, 4)
     assert len(urls) == len(set(urls)) == 50 + 4 * 100
 
 
 def test_e7_two_workers_upsert_one_url_at_once_on_postgresql(pg_url: str) -> None:
-    Database(pg_url).dispose()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, pg_url, str(w)],
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for w in range(2)
-    ]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
-    assert all(p.returncode == 0 for p in procs), errors
-    db = Database(pg_url)
-    with db.read() as s:
-        urls = list(s.scalars(select(Article.url)))
+    urls = run_writers(pg_url, 2)
     assert len(urls) == len(set(urls)) == 50 + 2 * 100
-    db.dispose()
 
 
 def test_e8_disk_full_stops_the_crawl_and_a_rerun_stores_the_rest(

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, select
 
-from crawler.registry import load_registry
 from storage import repo
 from storage.db import Database
 from storage.models import Article, UrlAlias, UrlState
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, sqlite_url: str) -> Database:
-    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    database = Database(url)
-    repo.sync_outlets(database, [load_registry()["presstv"]])
-    yield database
-    database.dispose()
 
 
 def row(text: str = "Body text. " * 40, **kw: object) -> repo.ArticleRow:
