@@ -156,3 +156,17 @@ def test_demo_runs_offline_and_stores_the_sample(tmp_path: Path) -> None:
     with db.read() as s:
         assert len(list(s.scalars(select(Article.id)))) == total
     db.dispose()
+
+
+def test_overlapping_cron_runs_are_refused_by_the_lock(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    from crawler.cli import _default_lock_path, crawl_lock
+
+    with crawl_lock(_default_lock_path(sqlite_url)) as locked:
+        assert locked
+        result = run_cli(
+            "crawl", "demo_bbc", "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)
+        )
+    assert result.returncode == 3
+    assert "another crawl holds" in result.stderr
