@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler import runtime
 from crawler.dedup import Fingerprint, ParamsMismatch
 from crawler.items import ArticleItem, FetchFailure
+from crawler.urls import canonical_url
 from storage import repo
 from storage.db import StorageError
 
@@ -41,6 +42,14 @@ def article_row(item: ArticleItem) -> repo.ArticleRow:
         discovered_via=item.discovery.source_url if item.discovery else None,
         fetched_at=item.fetched_at,
     )
+
+
+def item_key(url: str) -> str:
+    """The URL-state key of a URL: its canonical form when it has one."""
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
 
 
 class StorePipeline:
@@ -126,6 +135,6 @@ class StorePipeline:
         reason, _, detail = message.partition(": ")
         if reason == "storage_error":
             return
-        url = item.canonical_url or item.url
+        url = item.canonical_url or item_key(item.url)
         await self._write(repo.record_failure, self.db, item.outlet_id, url, reason, detail)
         self.crawler.stats.inc_value("newscrawl/store/failures_recorded")

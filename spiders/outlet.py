@@ -280,16 +280,18 @@ class OutletSpider(Spider):
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem | FetchFailure]:
         discovery = Discovery.from_meta(response.meta["discovery"])
+        # URL state is keyed by canonical URL, as the discovery record is
+        canonical = response.meta["canonical_url"]
         content_type = (response.headers.get(b"Content-Type") or b"").lower()
         if not isinstance(response, TextResponse) or (
             content_type and not content_type.startswith(HTML_TYPES)
         ):
             yield FetchFailure(
-                self.outlet.id, discovery.url, "not_html", content_type.decode("latin-1")[:100]
+                self.outlet.id, canonical, "not_html", content_type.decode("latin-1")[:100]
             )
             return
         if looks_binary(response.body):
-            yield FetchFailure(self.outlet.id, discovery.url, "binary_body", "NUL/control bytes")
+            yield FetchFailure(self.outlet.id, canonical, "binary_body", "NUL/control bytes")
             return
         html = response.text
         yield ArticleItem(
@@ -305,7 +307,7 @@ class OutletSpider(Spider):
     def article_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         reason, detail = failure_reason(failure)
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
-        url = request.meta.get("discovery", {}).get("url") or request.url
+        url = request.meta.get("canonical_url") or request.url  # the key of its URL state
         self._inc(f"article/failed/{reason}")
         logger.info("%s: article %s not fetched: %s", self.name, url, reason)
         yield FetchFailure(self.outlet.id, url, reason, detail)

@@ -921,3 +921,22 @@ def test_discovered_urls_are_recorded_before_fetching(
     proc.kill()
     proc.communicate(timeout=30)
     assert state == "discovered"
+
+
+def test_failures_of_tracked_links_count_against_their_canonical_record(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    """A failing link with tracking parameters is recorded under its canonical URL, so its
+    attempts add up and the retries from the record stop at NEWSCRAWL_MAX_ATTEMPTS."""
+    o = outlet("tracked")
+    bad = o.article(1, status=500)
+    o.feed([bad + "?utm_source=rss&utm_campaign=x"])
+    for _ in range(3):
+        assert o.crawl(sqlite_url, "NEWSCRAWL_MAX_ATTEMPTS=2").returncode == 0
+    from storage.models import UrlState
+
+    db = Database(sqlite_url)
+    with db.read() as s:
+        states = {u.url: (u.state, u.reason, u.attempts) for u in s.scalars(select(UrlState))}
+    assert states == {bad: ("failed", "http_500", 3)}
+    assert o.requests_to("/news/1") == 3 * 2  # three runs (the feed lists it), two tries each
