@@ -7,12 +7,14 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 inte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -219,6 +221,85 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from crawler import export
+    from crawler.dates import parse_date
+    from storage import exports
+
+    def date(value: str | None, flag: str) -> datetime | None:
+        if value is None:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            raise ValueError(f"{flag}: not a date: {value!r}")
+        return parsed
+
+    try:
+        fields = export.check_fields(args.fields.split(",") if args.fields else None)
+        db = Database(args.db)
+        after = exports.consumer_checkpoint(db, args.consumer) if args.consumer else 0
+        flt = exports.ExportFilter(
+            outlets=args.outlet or (),
+            published_since=date(args.published_since, "--published-since"),
+            published_until=date(args.published_until, "--published-until"),
+            fetched_since=date(args.fetched_since, "--fetched-since"),
+            fetched_until=date(args.fetched_until, "--fetched-until"),
+            language=args.language,
+            unique=args.unique,
+            after_id=after,
+        )
+    except ValueError as exc:
+        print(f"newscrawl export: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    last_id = after
+
+    def tracked() -> Iterator[exports.ExportRow]:
+        nonlocal last_id
+        for row in exports.iter_articles(db, flt):
+            last_id = max(last_id, row.article.id)
+            yield row
+
+    try:
+        count = _write_export(args, export.records(tracked(), fields), fields)
+    except OSError as exc:
+        print(f"newscrawl export: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.consumer:
+        # Only now, with every record written, does the consumer's checkpoint move.
+        exports.advance_consumer(db, args.consumer, last_id, count)
+    print(f"newscrawl export: {count} articles ({args.format})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_export(
+    args: argparse.Namespace, recs: Iterator[dict[str, Any]], fields: Sequence[str]
+) -> int:
+    from crawler import export
+
+    to_stdout = args.output in (None, "-")
+    if args.format == "parquet":
+        if to_stdout:
+            count = export.write_parquet(sys.stdout.buffer, recs, fields)
+        else:
+            count = export.write_parquet(args.output, recs, fields)
+    else:
+        # Write to a temporary file and rename: a failed export leaves no half file behind.
+        target = None if to_stdout else Path(args.output)
+        tmp = None if target is None else target.with_name(target.name + ".partial")
+        with (
+            open(tmp, "w", encoding="utf-8", newline="")
+            if tmp
+            else contextlib.nullcontext(sys.stdout)
+        ) as out:
+            if args.format == "jsonl":
+                count = export.write_jsonl(out, recs)
+            else:
+                count = export.write_csv(out, recs, fields)
+        if tmp and target:
+            tmp.replace(target)
+    return count
+
+
 def _delay(seconds: float) -> str:
     if seconds < 3600:
         return f"+{seconds / 60:.0f} min"
@@ -300,6 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database to use as the memory (default: in memory only)")
     p.set_defaults(func=cmd_dedup)
 
+    p = sub.add_parser("export", help="export the corpus as JSON Lines, CSV or Parquet")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument("--output", "-o", help="file (default: standard output)")
+    p.add_argument("--outlet", action="append", help="only this outlet (repeatable)")
+    p.add_argument("--published-since")
+    p.add_argument("--published-until")
+    p.add_argument("--fetched-since")
+    p.add_argument("--fetched-until")
+    p.add_argument("--language")
+    p.add_argument("--unique", action="store_true", help="one article per cluster: the canonical")
+    p.add_argument("--fields", help="comma-separated fields (default: all)")
+    p.add_argument("--consumer", help="only what is new since this consumer's last export")
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--days", type=float, default=30.0, help="stored within this many days (0: all)")
@@ -316,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly; a consumer's checkpoint has not moved
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except (OutletError, StorageError, ParamsMismatch) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -180,3 +180,14 @@ class Signature(Base):
     minhash: Mapped[bytes] = mapped_column(LargeBinary)  # body MinHash, uint32 LE; empty if short
     lead_minhash: Mapped[bytes] = mapped_column(LargeBinary)  # lead MinHash, uint32 LE
     shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted unique uint32 shingle hashes
+
+
+class ExportConsumer(Base):
+    """A downstream system's checkpoint: the last article id it received successfully."""
+
+    __tablename__ = "export_consumers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_article_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_export_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_count: Mapped[int] = mapped_column(Integer, default=0)
