@@ -119,7 +119,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if not locked:
             print(f"newscrawl: another crawl holds {lock_path}; not starting", file=sys.stderr)
             return EXIT_LOCKED
-        settings = _scrapy_settings(url, args.outlets_dir, **_overrides(args.set))
+        overrides = _overrides(args.set)
+        if args.warc:
+            overrides["NEWSCRAWL_WARC_DIR"] = args.warc
+        settings = _scrapy_settings(url, args.outlets_dir, **overrides)
         return run_crawl(names, settings)
 
 
@@ -356,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
     p.add_argument("--lock", help="lock file (default: next to the SQLite database)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
+    p.add_argument("--warc", metavar="DIR", help="also write every fetched response to WARC files")
     common(p)
     p.set_defaults(func=cmd_crawl)
 

@@ -90,7 +90,9 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 500,
     "crawler.safety.ContentTypeGuard": 510,
+    "crawler.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
 }
+NEWSCRAWL_WARC_DIR = os.environ.get("NEWSCRAWL_WARC_DIR")
 
 LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"

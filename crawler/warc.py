@@ -1,0 +1,90 @@
+"""Optional raw archive: every fetched response written to a WARC file (warcio), so a corpus can
+be re-extracted later without re-crawling. On with ``newscrawl crawl --warc DIR`` (setting
+``NEWSCRAWL_WARC_DIR``); one gzipped WARC file per outlet and run."""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from crawler.dates import utcnow
+
+
+class WarcArchive:
+    def __init__(self, crawler: Any, folder: Path) -> None:
+        self.crawler = crawler
+        self.folder = folder
+        self.file: BinaryIO | None = None
+        self.writer: WARCWriter | None = None
+        # File writes and compression on their own thread, not the reactor's.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-warc")
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WarcArchive:
+        folder = crawler.settings.get("NEWSCRAWL_WARC_DIR")
+        if not folder:
+            raise NotConfigured("NEWSCRAWL_WARC_DIR is not set")
+        return cls(crawler, Path(folder))
+
+    def spider_opened(self, spider: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{spider.name}-{utcnow():%Y%m%dT%H%M%SZ}-{os.getpid()}.warc.gz"
+        self.file = (self.folder / name).open("wb")
+        self.writer = WARCWriter(self.file, gzip=True)
+
+    def response_received(self, response: Any, request: Any, spider: Any) -> None:
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, values in response.headers.items()
+            for v in values
+            if k.lower() not in (b"content-encoding", b"transfer-encoding")  # body is decoded
+        ]
+        self.executor.submit(
+            self._write,
+            response.url,
+            response.status,
+            headers,
+            bytes(response.body),
+            request.method,
+            request.headers.to_unicode_dict(),
+        )
+
+    def _write(
+        self,
+        url: str,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        method: str,
+        request_headers: Any,
+    ) -> None:
+        assert self.writer is not None
+        http = StatusAndHeaders(f"{status} -", headers, protocol="HTTP/1.1")
+        record = self.writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), http_headers=http
+        )
+        self.writer.write_record(record)
+        req_http = StatusAndHeaders(
+            f"{method} {url} HTTP/1.1", list(request_headers.items()), is_http_request=True
+        )
+        self.writer.write_record(
+            self.writer.create_warc_record(
+                url, "request", payload=io.BytesIO(b""), http_headers=req_http
+            )
+        )
+
+    def spider_closed(self, spider: Any) -> None:
+        self.executor.shutdown(wait=True)
+        if self.file is not None:
+            self.file.close()
