@@ -66,22 +66,37 @@ def crawl_lock(path: Path) -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def run_crawl(names: Sequence[str], settings: Any) -> int:
-    """Crawl the named outlets in one Scrapy process; the worst run's exit code."""
+def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> int:
+    """Crawl the named outlets in one Scrapy process; the worst run's exit code. On a terminal
+    a live table shows progress (and only warnings are logged); otherwise plain log lines.
+    Either way one summary line closes the run."""
     from scrapy.crawler import CrawlerProcess
 
     from crawler import runtime
+    from crawler.progress import LiveProgress, summary_line
 
+    live = sys.stderr.isatty() if live is None else live
+    if live and settings.getpriority("LOG_LEVEL") < 40:  # not chosen on the command line
+        settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
     process = CrawlerProcess(settings)
     crawlers = []
     for name in names:
         crawler = process.create_crawler(name)
         crawlers.append(crawler)
         process.crawl(crawler)
-    process.start()
-    runtime.shutdown()
+    display = LiveProgress(crawlers, sys.stderr) if live else None
+    if display:
+        display.start()
+    try:
+        process.start()
+    finally:
+        if display:
+            display.stop()
+        runtime.shutdown()
     codes = [int(c.stats.get_value("newscrawl/exit_code", EXIT_FAILED)) for c in crawlers]
-    return max(codes) if codes else EXIT_OK
+    code = max(codes) if codes else EXIT_OK
+    print(summary_line(crawlers, code), file=sys.stderr, flush=True)
+    return code
 
 
 def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> list[str]:

@@ -170,3 +170,69 @@ def test_overlapping_cron_runs_are_refused_by_the_lock(
         )
     assert result.returncode == 3
     assert "another crawl holds" in result.stderr
+
+
+def test_cron_run_writes_plain_logs_and_one_summary_line(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    result = run_cli(
+        "crawl", "demo_presstv", "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)
+    )
+    assert result.returncode == 0
+    assert "[scrapy.core.engine] INFO: Spider opened" in result.stderr  # plain log lines
+    summary = [line for line in result.stderr.splitlines() if line.startswith("newscrawl: run ")]
+    assert summary == [
+        "newscrawl: run succeeded (exit 0): 1 outlets, " + summary[0].split(": 1 outlets, ")[1]
+    ]
+    assert "6 stored" in summary[0]
+
+
+def test_interactive_run_shows_a_live_progress_table(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    import pty
+    import select as select_mod
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "NEWSCRAWL_EXTRACT_WORKERS": "1", "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "crawl",
+            "demo_presstv",
+            "--db",
+            sqlite_url,
+            "--outlets-dir",
+            str(mock_server.outlets_dir),
+        ],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=ROOT,
+        env=env,
+        close_fds=True,
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        ready, _, _ = select_mod.select([controller], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    proc.wait(timeout=60)
+    os.close(controller)
+    text = output.decode("utf-8", "replace")
+    assert proc.returncode == 0
+    for column in ("outlet", "pages", "stored", "duplicates", "failed"):
+        assert column in text
+    assert "demo_presstv" in text and "finished" in text
+    assert "INFO: Spider opened" not in text  # the table replaces the INFO log lines
+    assert "newscrawl: run succeeded (exit 0)" in text

@@ -1,0 +1,100 @@
+"""What a person sees while ``newscrawl crawl`` runs: on a terminal, a live table per outlet
+(pages, stored, duplicates, failures); under cron (no terminal), Scrapy's plain log lines. In
+both cases one summary line at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+
+@dataclass(frozen=True)
+class OutletProgress:
+    outlet: str
+    pages: int
+    stored: int
+    unchanged: int
+    duplicates: int
+    failed: int
+    state: str
+
+    @classmethod
+    def of(cls, crawler: Any) -> OutletProgress:
+        stats = crawler.stats.get_stats()
+
+        def n(key: str) -> int:
+            return int(stats.get(key, 0))
+
+        if "finish_reason" in stats:
+            state = str(stats["finish_reason"])
+        elif crawler.crawling:
+            state = "crawling"
+        else:
+            state = "waiting"
+        return cls(
+            outlet=crawler.spidercls.name,
+            pages=n("downloader/response_count"),
+            stored=n("newscrawl/store/created") + n("newscrawl/store/updated"),
+            unchanged=n("newscrawl/store/unchanged") + n("newscrawl/discovery/known_skipped"),
+            duplicates=n("newscrawl/dedup/duplicates"),
+            failed=n("newscrawl/store/failures_recorded"),
+            state=state,
+        )
+
+
+def table(rows: Sequence[OutletProgress]) -> Any:
+    from rich.table import Table
+
+    t = Table(title="newscrawl", expand=False)
+    for col in ("outlet", "pages", "stored", "known", "duplicates", "failed", "state"):
+        t.add_column(col, justify="left" if col in ("outlet", "state") else "right")
+    for r in rows:
+        t.add_row(
+            r.outlet,
+            str(r.pages),
+            str(r.stored),
+            str(r.unchanged),
+            str(r.duplicates),
+            str(r.failed),
+            r.state,
+        )
+    return t
+
+
+class LiveProgress:
+    """A rich Live table refreshed from the crawlers' stats by a reactor LoopingCall."""
+
+    def __init__(self, crawlers: Sequence[Any], stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from twisted.internet import task
+
+        self.crawlers = crawlers
+        self.live = Live(table([]), console=Console(file=stream), refresh_per_second=4)
+        self.loop = task.LoopingCall(self.refresh)
+
+    def refresh(self) -> None:
+        self.live.update(table([OutletProgress.of(c) for c in self.crawlers]))
+
+    def start(self) -> None:
+        self.live.start()
+        self.loop.start(0.5, now=True)
+
+    def stop(self) -> None:
+        if self.loop.running:
+            self.loop.stop()
+        self.refresh()
+        self.live.stop()
+
+
+def summary_line(crawlers: Sequence[Any], exit_code: int) -> str:
+    rows = [OutletProgress.of(c) for c in crawlers]
+    status = {0: "succeeded", 1: "failed", 2: "interrupted"}.get(exit_code, "failed")
+    problems = [r.outlet for r in rows if r.state not in ("finished",)]
+    return (
+        f"newscrawl: run {status} (exit {exit_code}): {len(rows)} outlets, "
+        f"{sum(r.pages for r in rows)} pages, {sum(r.stored for r in rows)} stored, "
+        f"{sum(r.duplicates for r in rows)} duplicates, {sum(r.failed for r in rows)} failed"
+        + (f"; not finished: {', '.join(problems)}" if problems else "")
+    )
