@@ -318,6 +318,61 @@ def _write_export(
     return count
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from crawler.report import render
+    from storage.reports import gather
+
+    html = render(gather(Database(args.db), days=args.days, health_runs=args.health_runs))
+    if args.output in (None, "-"):
+        sys.stdout.write(html)
+    else:
+        Path(args.output).write_text(html, encoding="utf-8")
+        print(f"newscrawl report: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    from crawler.browse import write_metadata
+
+    url = make_url(database_url(args.db))
+    if url.get_backend_name() != "sqlite" or not url.database:
+        print(
+            "newscrawl browse: Datasette reads SQLite files; give --db sqlite:///FILE "
+            "(a PostgreSQL corpus can be exported first)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    db_path = Path(url.database)
+    Database(args.db).dispose()  # exists and is at the newest schema
+    with tempfile.TemporaryDirectory(prefix="newscrawl-browse-") as folder:
+        meta = write_metadata(db_path, Path(folder))
+        cmd = [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(db_path),
+            "--metadata",
+            str(meta),
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--setting",
+            "sql_time_limit_ms",
+            "5000",
+        ]
+        print(f"newscrawl browse: http://{args.host}:{args.port}/{db_path.stem}", file=sys.stderr)
+        try:
+            return subprocess.call(cmd)
+        except KeyboardInterrupt:
+            return EXIT_OK
+
+
 def _delay(seconds: float) -> str:
     if seconds < 3600:
         return f"+{seconds / 60:.0f} min"
@@ -414,6 +469,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consumer", help="only what is new since this consumer's last export")
     common(p, outlets=False)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("browse", help="browse the corpus in Datasette, with ready-made queries")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_browse)
+
+    p = sub.add_parser("report", help="a self-contained HTML report with charts")
+    p.add_argument("--output", "-o", help="HTML file (default: standard output)")
+    p.add_argument("--days", type=int, default=30, help="days of articles to chart")
+    p.add_argument(
+        "--health-runs",
+        type=int,
+        default=3,
+        help="flag outlets with no new articles in this many runs",
+    )
+    common(p, outlets=False)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")
     p.add_argument("--limit", type=int, default=10)

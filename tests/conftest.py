@@ -169,6 +169,34 @@ def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+CHROMIUM = os.environ.get("NEWSCRAWL_TEST_CHROMIUM", "/usr/bin/chromium")
+# As the machine's notes advise: no background networking (the network is closed), fresh profile.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """The machine's headless Chromium, driven by Playwright (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        service_missing("Chromium at " + CHROMIUM, "not installed; apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        service_missing("Playwright", exc)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @dataclass
 class CrawlResult:
     returncode: int

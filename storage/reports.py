@@ -1,0 +1,118 @@
+"""SQL behind ``newscrawl report``: per-day counts, duplicate shares, failures, outlet health."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from crawler.dates import to_utc, utcnow
+from storage import repo
+from storage.db import Database
+from storage.models import Article, CrawlRun, Outlet, UrlState
+
+
+@dataclass
+class OutletHealth:
+    outlet: str
+    runs: int
+    stored_in_runs: int
+    last_status: str | None
+    flagged: bool
+    why: str = ""
+
+
+@dataclass
+class ReportData:
+    generated: datetime
+    days: list[date]
+    per_day: dict[str, dict[date, int]]  # outlet -> day -> articles
+    totals: dict[str, int]
+    duplicates: dict[str, int]
+    failures: dict[str, int]  # reason -> URLs
+    clusters: list[repo.ClusterView] = field(default_factory=list)
+    health: list[OutletHealth] = field(default_factory=list)
+
+
+def _day(value: datetime | str | None) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite returns raw strings from aggregate queries
+        value = datetime.fromisoformat(value)
+    return to_utc(value).date()
+
+
+def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
+    now = utcnow()
+    since = now - timedelta(days=days)
+    with db.read() as s:
+        outlets = list(s.scalars(select(Outlet.id).order_by(Outlet.id)))
+        per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+        # Articles per publication day over the last `days` days of the corpus (its newest
+        # date, not today's: an archive crawl is charted too).
+        latest = _day(s.scalar(select(func.max(Article.published_at))))
+        if latest is not None:
+            first = latest - timedelta(days=days - 1)
+            for outlet_id, stamp in s.execute(
+                select(Article.outlet_id, Article.published_at).where(
+                    Article.published_at >= datetime(first.year, first.month, first.day)
+                )
+            ):
+                d = _day(stamp)
+                if d is not None and d >= first:
+                    per_day[outlet_id][d] += 1
+        totals = dict(
+            s.execute(select(Article.outlet_id, func.count()).group_by(Article.outlet_id)).all()
+        )
+        duplicates = dict(
+            s.execute(
+                select(Article.outlet_id, func.count())
+                .where(Article.duplicate_of.is_not(None))
+                .group_by(Article.outlet_id)
+            ).all()
+        )
+        failures = dict(
+            s.execute(
+                select(UrlState.reason, func.count())
+                .where(UrlState.state == "failed")
+                .group_by(UrlState.reason)
+                .order_by(func.count().desc())
+            ).all()
+        )
+        health = []
+        for outlet_id in outlets:
+            runs = list(
+                s.scalars(
+                    select(CrawlRun)
+                    .where(CrawlRun.outlet_id == outlet_id, CrawlRun.finished_at.is_not(None))
+                    .order_by(CrawlRun.id.desc())
+                    .limit(health_runs)
+                )
+            )
+            stored = sum(r.articles_stored for r in runs)
+            last = runs[0].status if runs else None
+            why = ""
+            if len(runs) >= health_runs and stored == 0:
+                why = f"no new articles in its last {health_runs} runs"
+            elif last == "failed":
+                why = "its last run failed"
+            health.append(OutletHealth(outlet_id, len(runs), stored, last, bool(why), why))
+    all_days = sorted({d for m in per_day.values() for d in m})
+    if all_days:
+        span = [
+            all_days[0] + timedelta(days=i) for i in range((all_days[-1] - all_days[0]).days + 1)
+        ]
+    else:
+        span = []
+    return ReportData(
+        generated=now,
+        days=span,
+        per_day={k: dict(v) for k, v in per_day.items()},
+        totals={str(k): int(v) for k, v in totals.items()},
+        duplicates={str(k): int(v) for k, v in duplicates.items()},
+        failures={str(k or "unknown"): int(v) for k, v in failures.items()},
+        clusters=repo.largest_clusters(db, limit=10, since=since),
+        health=health,
+    )
