@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -77,6 +78,18 @@ def extraction_workers(settings: Any) -> int:
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 
+def warm_up_worker() -> None:
+    """Import and exercise the extractor once in each new worker, so that a document's time
+    limit measures its own extraction, not the worker's start-up."""
+    from crawler.extraction import ExtractionFailed, extract_page
+
+    with contextlib.suppress(ExtractionFailed):
+        extract_page(
+            "<html><body><article><p>" + "warm up " * 40 + "</p></article></body></html>",
+            "http://localhost/warm-up",
+        )
+
+
 def extraction_pool(settings: Any) -> ProcessPool:
     """Worker processes for trafilatura; a worker that dies or overruns is replaced by pebble."""
     global _pool
@@ -87,6 +100,7 @@ def extraction_pool(settings: Any) -> ProcessPool:
                 max_workers=extraction_workers(settings),
                 max_tasks=500,  # recycle workers so a leak in a parser cannot grow forever
                 context=multiprocessing.get_context("forkserver"),
+                initializer=warm_up_worker,
             )
         return _pool
 
