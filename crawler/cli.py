@@ -1,4 +1,4 @@
-"""The ``newscrawl`` command: crawl (cron-safe), demo, outlets, stats, upgrade.
+"""newscrawl: crawl news outlets into a clean, deduplicated corpus, and get it out again.
 
 Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 interrupted;
 3 another crawl holds the lock.
