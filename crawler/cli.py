@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 inte
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fcntl
 import os
 import sys
@@ -294,28 +293,28 @@ def _write_export(
 ) -> int:
     from crawler import export
 
-    to_stdout = args.output in (None, "-")
+    if args.output in (None, "-"):
+        if args.format == "parquet":
+            return export.write_parquet(sys.stdout.buffer, recs, fields)
+        return _write_text(args.format, sys.stdout, recs, fields)
+    # Write to a temporary file and rename: a failed export leaves no half file behind.
+    target = Path(args.output)
+    tmp = target.with_name(target.name + ".partial")
     if args.format == "parquet":
-        if to_stdout:
-            count = export.write_parquet(sys.stdout.buffer, recs, fields)
-        else:
-            count = export.write_parquet(args.output, recs, fields)
+        count = export.write_parquet(tmp, recs, fields)
     else:
-        # Write to a temporary file and rename: a failed export leaves no half file behind.
-        target = None if to_stdout else Path(args.output)
-        tmp = None if target is None else target.with_name(target.name + ".partial")
-        with (
-            open(tmp, "w", encoding="utf-8", newline="")
-            if tmp
-            else contextlib.nullcontext(sys.stdout)
-        ) as out:
-            if args.format == "jsonl":
-                count = export.write_jsonl(out, recs)
-            else:
-                count = export.write_csv(out, recs, fields)
-        if tmp and target:
-            tmp.replace(target)
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            count = _write_text(args.format, out, recs, fields)
+    tmp.replace(target)
     return count
+
+
+def _write_text(
+    fmt: str, out: TextIO, recs: Iterator[dict[str, Any]], fields: Sequence[str]
+) -> int:
+    from crawler import export
+
+    return export.write_jsonl(out, recs) if fmt == "jsonl" else export.write_csv(out, recs, fields)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -145,11 +145,14 @@ def dedup_jsonl_into_database(
     for ids, keys in signatures.iter_index_rows(db, scheme_id, params, window_days):
         engine.index.add_many(ids, keys)
     order: list[tuple[Any, str]] = []
+    outlets: set[str] = set()
     for doc in read_jsonl(source):
         text = clean_text(doc["text"])
         url = str(doc.get("url") or f"{DOC_URN}{doc['id']}")
         outlet = str(doc.get("outlet") or "corpus")
-        repo.ensure_outlet(db, outlet)
+        if outlet not in outlets:
+            repo.ensure_outlet(db, outlet)
+            outlets.add(outlet)
         row = repo.ArticleRow(
             outlet_id=outlet,
             url=url,

@@ -168,7 +168,7 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
             shingles=unique,
             signature=minhash_values(unique, params.num_perm, params.seed),
             lead=minhash_values(
-                np.unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
+                sorted_unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
             ),
         )
     fp.keys = index_keys(fp, params)
@@ -379,10 +379,6 @@ class Decision:
 
     match: Match | None = None
     becomes_canonical: bool = True
-
-    @property
-    def is_duplicate(self) -> bool:
-        return self.match is not None
 
 
 @dataclass

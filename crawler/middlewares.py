@@ -32,9 +32,14 @@ class KnownUrlFilter:
     def from_crawler(cls, crawler: Any) -> KnownUrlFilter:
         return cls(crawler)
 
-    def spider_opened(self, spider: Any) -> None:
+    async def spider_opened(self, spider: Any) -> None:
         if self.enabled and hasattr(spider, "outlet"):
-            self.known = repo.stored_urls(runtime.database(self.crawler.settings), spider.outlet.id)
+            # possibly many rows: read on the database thread, not the reactor's
+            self.known = await asyncio.wrap_future(
+                runtime.db_writer().submit(
+                    repo.stored_urls, runtime.database(self.crawler.settings), spider.outlet.id
+                )
+            )
 
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
@@ -50,9 +55,7 @@ class KnownUrlFilter:
         new = [
             (r.meta["canonical_url"], r.meta["discovery"])
             for r in passed
-            if isinstance(r, Request)
-            and "discovery" in r.meta
-            and not r.meta.get("retry_of_record")
+            if isinstance(r, Request) and "discovery" in r.meta
         ]
         if new and self.record:
             db = runtime.database(self.crawler.settings)

@@ -42,6 +42,8 @@ class DedupState:
 
 
 _dedup: dict[str, DedupState] = {}
+# Its own lock: a rebuild takes seconds, and must not hold up database() for other threads.
+_dedup_lock = threading.Lock()
 
 
 def dedup_params(settings: Any) -> DedupParams:
@@ -57,7 +59,7 @@ def dedup_state(settings: Any) -> DedupState:
     within the window (``NEWSCRAWL_DEDUP_WINDOW_DAYS``); every crawler of the process shares it,
     so copies across outlets crawled together meet. Raises ParamsMismatch on mixed parameters."""
     db = database(settings)
-    with _lock:
+    with _dedup_lock:
         if db.url not in _dedup:
             params = dedup_params(settings)
             scheme_id = signatures.ensure_scheme(db, params)

@@ -17,16 +17,15 @@ from urllib.parse import urljoin
 from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.items import ArticleItem, Discovery, FetchFailure
-from crawler.registry import FEED_KINDS, SITEMAP_KINDS, Outlet
+from crawler.registry import FEED_KINDS, Outlet
 from crawler.urls import canonical_url
 from spiders.feeds import parse_feed
-from spiders.sitemaps import parse_sitemap, sitemaps_from_robots
+from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from storage import repo
 
 logger = logging.getLogger(__name__)
@@ -149,12 +148,10 @@ class OutletSpider(Spider):
                 self.max_articles,
             )
         )
-        requests = []
+        requests: list[Request] = []
         for _canonical, meta in pending:
             entry = Discovery.from_meta(meta)
-            for request in self._article_request(entry):
-                request.meta["retry_of_record"] = True
-                requests.append(request)
+            requests.extend(self._article_request(entry))
         self._inc("discovery/from_record", len(requests))
         return requests
 
@@ -187,16 +184,16 @@ class OutletSpider(Spider):
                 for request in self._sitemap_request(url, depth=0):
                     yield request
             return
-        body = response.body
-        if kind in SITEMAP_KINDS and body[:2] == b"\x1f\x8b":
-            try:
-                body = gunzip(body, max_size=self.max_source_bytes)
-            except Exception as exc:  # a bomb or a broken archive: skip this sitemap only
-                self._source_invalid(response.url, f"bad gzip: {exc}")
-                return
-        parser = parse_feed if kind in FEED_KINDS else parse_sitemap
+        # Decompressing (.xml.gz) and parsing both happen in the worker pool.
         try:
-            result = await self._parse_off_reactor(parser, body, response.url, kind)
+            if kind in FEED_KINDS:
+                result = await self._parse_off_reactor(
+                    parse_feed, response.body, response.url, kind
+                )
+            else:
+                result = await self._parse_off_reactor(
+                    parse_sitemap_bytes, response.body, response.url, kind, self.max_source_bytes
+                )
         except FutureTimeout:
             self._inc("source/parse_timeout")
             self._source_invalid(response.url, f"parsing took over {self.parse_timeout:g} s")
@@ -215,7 +212,7 @@ class OutletSpider(Spider):
             for reason, count in result.skipped.items():
                 self._inc(f"sitemap/entries_skipped/{reason}", count)
             if result.kind == "invalid":
-                self._source_invalid(response.url, f"not a sitemap ({result.error})")
+                self._source_invalid(response.url, result.error or "not a sitemap")
                 return
             depth = response.meta.get("sitemap_depth", 0)
             for url in result.sitemaps:

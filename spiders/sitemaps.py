@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from lxml import etree
+from scrapy.utils.gz import gunzip
 
 from crawler.dates import believable, parse_date
 from crawler.items import Discovery
@@ -72,6 +73,17 @@ def _location(element: etree._Element, base: str, result: SitemapResult) -> str 
     return loc
 
 
+def parse_sitemap_bytes(body: bytes, sitemap_url: str, kind: str, max_size: int) -> SitemapResult:
+    """``parse_sitemap`` for a body that may be gzipped (``.xml.gz``), decompressed up to
+    ``max_size`` bytes: a bomb or a broken archive gives an invalid result, not an exception."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gunzip(body, max_size=max_size)
+        except Exception as exc:  # scrapy raises its own size error, gzip its own
+            return SitemapResult(kind="invalid", error=f"bad gzip: {exc}")
+    return parse_sitemap(body, sitemap_url, kind)
+
+
 def parse_sitemap(body: bytes, sitemap_url: str, kind: str = "sitemap") -> SitemapResult:
     result = SitemapResult()
     try:
@@ -88,7 +100,7 @@ def parse_sitemap(body: bytes, sitemap_url: str, kind: str = "sitemap") -> Sitem
                 result.sitemaps.append(loc)
         return result
     if root_name != "urlset":
-        return SitemapResult(kind="invalid", error=f"root element is <{root_name}>")
+        return SitemapResult(kind="invalid", error=f"not a sitemap: root element is <{root_name}>")
     seen: set[str] = set()
     for url_el in root:
         if _local(url_el.tag) != "url":

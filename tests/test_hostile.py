@@ -232,7 +232,7 @@ def test_b2_private_and_loopback_addresses_refused_in_every_spelling(
     counts, reasons = stored_and_failed(sqlite_url)
     assert set(counts) == {good}
     for url in [*hostile, redirect]:
-        assert reasons.get(canonical_url(url)) in {"blocked_address", "offsite", "dns_error"}, url
+        assert reasons.get(canonical_url(url)) == "blocked_address", url
 
 
 def test_b2_policy_covers_metadata_private_and_mapped_forms() -> None:
