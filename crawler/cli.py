@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gzip
+import json
 import os
 import sys
 import tempfile
@@ -138,6 +140,61 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             overrides["NEWSCRAWL_WARC_DIR"] = args.warc
         settings = _scrapy_settings(url, args.outlets_dir, **overrides)
         return run_crawl(names, settings)
+
+
+def _read_page(name: str) -> tuple[str, bytes]:
+    data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    if data[:2] == b"\x1f\x8b":  # saved pages are often gzipped (.html.gz)
+        data = gzip.decompress(data)
+    return ("<stdin>" if name == "-" else name), data
+
+
+def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """The crawl's extraction on saved pages: one JSON object per page on standard output."""
+    from w3lib.encoding import html_to_unicode
+
+    from crawler.extraction import ExtractionFailed, extract_page, reconcile
+
+    if args.url and len(args.files) > 1:
+        raise OutletError("(command line)", "--url", "names one page; give one FILE with it")
+    hints, language = None, ""
+    if args.outlet:
+        registry = load_registry(args.outlets_dir)
+        if args.outlet not in registry:
+            raise OutletError("(command line)", "--outlet", f"no outlet {args.outlet!r}")
+        hints, language = registry[args.outlet].extraction, registry[args.outlet].language
+    failed = 0
+    for name in args.files:
+        record: dict[str, Any] = {"file": name, "url": args.url}
+        try:
+            source, data = _read_page(name)
+            record["file"] = source
+            _encoding, html = html_to_unicode(None, data)
+            page = extract_page(
+                html,
+                args.url or "",
+                drop_selectors=hints.drop_selectors if hints else (),
+                drop_line_patterns=hints.drop_line_patterns if hints else (),
+                keep_selectors=hints.keep_selectors if hints else (),
+            )
+        except (OSError, EOFError, ExtractionFailed) as exc:
+            failed += 1
+            reason = exc.reason if isinstance(exc, ExtractionFailed) else "unreadable"
+            record["error"] = reason
+            record["detail"] = getattr(exc, "detail", "") or str(exc)
+            print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
+            continue
+        merged = reconcile(page, None, language)
+        record.update(
+            title=merged.title,
+            author=merged.author,
+            date=merged.published.isoformat() if merged.published else None,
+            language=merged.language or None,
+            description=merged.description,
+            text=page.text,
+        )
+        print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -439,6 +496,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="WARNING")
     common(p, outlets=False)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "extract",
+        help="run the crawl's extraction on saved HTML files and print one JSON object per page",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="HTML file (.gz too), or - for stdin")
+    p.add_argument("--url", help="the page's URL (one FILE only); helps metadata and links")
+    p.add_argument("--outlet", help="apply this outlet's extraction hints")
+    p.add_argument("--outlets-dir")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("outlets", help="list outlets and their sources")
     p.add_argument("--outlets-dir")

@@ -10,9 +10,18 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import lxml.html
 import trafilatura
 from cssselect import GenericTranslator
+from lxml import etree
 
+from crawler.article_text import (
+    coverage,
+    drop_leading_headlines,
+    drop_trailing_contact_lines,
+    looks_like_navigation,
+    strip_captions,
+)
 from crawler.dates import believable, parse_date
 from crawler.items import Discovery
 from crawler.text import clean_field, clean_text
@@ -26,6 +35,14 @@ _DATE_PARAMS = {
 
 #: Below this many characters an extraction is not an article (a stub, a paywall, an error page).
 MIN_TEXT_CHARS = 200
+#: A precision-mode text shorter than this gets a second, balanced-mode run (few real articles
+#: are this short; precision mode sometimes keeps only a fragment).
+FALLBACK_BELOW_CHARS = 500
+#: The feed's summary counts as evidence when it has this many words; below SUMMARY_MISSING of
+#: its word 3-grams in the text it is missing, from SUMMARY_PRESENT on it is there.
+SUMMARY_MIN_WORDS = 8
+SUMMARY_MISSING = 0.2
+SUMMARY_PRESENT = 0.5
 
 
 class ExtractionFailed(Exception):
@@ -69,30 +86,111 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
     return clean_text("\n".join(kept))
 
 
+def _trafilatura(
+    html: str, url: str, *, precision: bool, metadata: bool, fast: bool, prune: tuple[str, ...]
+) -> Any:
+    return trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=metadata,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+        favor_precision=precision,
+        fast=fast,
+        date_extraction_params=_DATE_PARAMS,
+        prune_xpath=list(prune) or None,
+    )
+
+
+def _text_of(doc: Any) -> str:
+    return clean_text(getattr(doc, "text", None) or "") if doc is not None else ""
+
+
+def keep_only(html: str, selectors: tuple[str, ...]) -> str:
+    """The page with its body reduced to the elements an outlet's keep_selectors name (head kept
+    for metadata); the page unchanged when none of them is present."""
+    if not selectors:
+        return html
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return html
+    kept = [el for xp in _css_to_xpath(selectors) for el in tree.xpath(xp)]
+    body = tree.find("body")
+    if not kept or body is None:
+        return html
+    for child in list(body):
+        body.remove(child)
+    body.text = None
+    for el in kept:
+        body.append(el)
+    return str(lxml.html.tostring(tree, encoding="unicode"))
+
+
+def _usable_summary(summary: str | None) -> bool:
+    return summary is not None and len(summary.split()) >= SUMMARY_MIN_WORDS
+
+
+def choose_text(precise: str, balanced: str | None, feed_summary: str | None) -> tuple[str, str]:
+    """Pick between the precision-mode and balanced-mode texts; returns (text, which)."""
+    if balanced is None:
+        return precise, "precision"
+    if _usable_summary(feed_summary):
+        p_cov, b_cov = coverage(feed_summary, precise), coverage(feed_summary, balanced)
+        if p_cov < SUMMARY_MISSING and b_cov >= SUMMARY_PRESENT:
+            return balanced, "balanced"
+    if len(precise) < FALLBACK_BELOW_CHARS and len(balanced) > len(precise):
+        return balanced, "balanced"
+    return precise, "precision"
+
+
 def extract_page(
     html: str,
     url: str,
     drop_selectors: tuple[str, ...] = (),
     drop_line_patterns: tuple[str, ...] = (),
+    keep_selectors: tuple[str, ...] = (),
+    feed_title: str | None = None,
+    feed_summary: str | None = None,
 ) -> PageExtraction:
-    """trafilatura's main text and metadata; raises ExtractionFailed when nothing usable."""
+    """Main text and metadata; raises ExtractionFailed when nothing usable.
+
+    trafilatura runs first in precision mode (less boilerplate). Its result is checked against
+    signals that it went wrong: too short, missing the feed's summary, or a menu rather than
+    prose; then the balanced mode, and lastly trafilatura's full fallback chain, get a turn.
+    Only pages that look wrong pay for a second run."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
-    doc: Any = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-        date_extraction_params=_DATE_PARAMS,
-        prune_xpath=list(_css_to_xpath(drop_selectors)) or None,
+    html = keep_only(html, keep_selectors)
+    prune = _css_to_xpath(drop_selectors)
+    doc: Any = _trafilatura(html, url, precision=True, metadata=True, fast=True, prune=prune)
+    precise = _text_of(doc)
+    balanced: str | None = None
+    summary_missing = (
+        _usable_summary(feed_summary) and coverage(feed_summary, precise) < SUMMARY_MISSING
     )
-    if doc is None or not getattr(doc, "text", None):
+    if len(precise) < FALLBACK_BELOW_CHARS or summary_missing:
+        balanced = _text_of(
+            _trafilatura(html, url, precision=False, metadata=False, fast=True, prune=prune)
+        )
+    text, _mode = choose_text(precise, balanced, feed_summary)
+    if looks_like_navigation(text):
+        rescued = _text_of(
+            _trafilatura(html, url, precision=True, metadata=False, fast=False, prune=prune)
+        )
+        if rescued and not looks_like_navigation(rescued):
+            text = rescued
+    if not text:
         raise ExtractionFailed("extraction_empty")
-    text = drop_lines(clean_text(doc.text), drop_line_patterns)
+    text = strip_captions(text)
+    text = drop_leading_headlines(text, [getattr(doc, "title", None), feed_title])
+    text = drop_trailing_contact_lines(text)
+    text = drop_lines(clean_text(text), drop_line_patterns)
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionFailed("text_too_short", f"{len(text)} characters")
+    if doc is None:
+        return PageExtraction(text=text)
     return PageExtraction(
         text=text,
         title=clean_field(doc.title),

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cssselect import GenericTranslator, SelectorError
+
 BUILTIN_DIR = Path(__file__).parent / "outlets"
 OUTLETS_DIR_ENV = "NEWSCRAWL_OUTLETS_DIR"
 
@@ -56,6 +58,8 @@ class ExtractionHints:
     drop_selectors: tuple[str, ...] = ()
     #: Regular expressions; a line of extracted text matching one of them entirely is dropped.
     drop_line_patterns: tuple[str, ...] = ()
+    #: CSS selectors of the article's container: when one matches, only it is extracted.
+    keep_selectors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,17 @@ def _patterns(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return patterns
 
 
+def _selectors(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    selectors = _str_list(path, key, value)
+    translator = GenericTranslator()
+    for i, sel in enumerate(selectors):
+        try:
+            translator.css_to_xpath(sel)
+        except SelectorError as exc:
+            raise OutletError(path, f"{key}[{i}]", f"bad CSS selector: {exc}") from exc
+    return selectors
+
+
 def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
     """Validate one outlet's parsed TOML and build the frozen object."""
     _check_keys(path, "", data, _TOP_KEYS)
@@ -189,10 +204,15 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
         raw = data["extraction"]
         if not isinstance(raw, dict):
             raise OutletError(path, "extraction", "must be a table")
-        _check_keys(path, "extraction.", raw, {"drop_selectors", "drop_line_patterns"})
+        _check_keys(
+            path, "extraction.", raw, {"drop_selectors", "drop_line_patterns", "keep_selectors"}
+        )
         hints = ExtractionHints(
-            drop_selectors=_str_list(
+            drop_selectors=_selectors(
                 path, "extraction.drop_selectors", raw.get("drop_selectors", [])
+            ),
+            keep_selectors=_selectors(
+                path, "extraction.keep_selectors", raw.get("keep_selectors", [])
             ),
             drop_line_patterns=_patterns(
                 path, "extraction.drop_line_patterns", raw.get("drop_line_patterns", [])

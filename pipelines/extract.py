@@ -40,6 +40,10 @@ class ExtractPipeline:
                 item.response_url,
                 outlet.extraction.drop_selectors,
                 outlet.extraction.drop_line_patterns,
+                outlet.extraction.keep_selectors,
+                # the feed's headline and summary are evidence for the text extraction
+                item.discovery.title if item.discovery else None,
+                item.discovery.summary if item.discovery else None,
             ),
             timeout=self.timeout,
         )
