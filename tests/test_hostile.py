@@ -564,7 +564,7 @@ def test_e3_copy_linked_and_in_place_update_replaces(
     o = outlet("e3")
     story = paragraphs(7, 6)
     first = o.article(1, body=article_page("Original", story))
-    copy = o.article(2, body=article_page("Republished", story[:4]))
+    copy = o.article(2, body=article_page("Republished", story[:5]))
     feed = rss([(first, "Original"), (copy, "Republished")])
     o.route("/rss.xml", feed, content_type="application/rss+xml")
     o.sources.append(("rss", o.url("/rss.xml")))
