@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from crawler.textnorm import SCHEMES, shingle_hashes
 
@@ -85,12 +84,17 @@ def _identity(x: int) -> int:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> Any:
+    # datasketch is imported where it is used: it pulls in scipy (0.7 s at every start-up)
+    from datasketch import MinHash
+
     return MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity).permutations
 
 
 def datasketch_minhash(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """datasketch's own MinHash.update_batch (affine32) over 32-bit shingle hashes: the reference
     that ``minhash_values`` must equal (tests check it)."""
+    from datasketch import MinHash
+
     m = MinHash(
         num_perm=num_perm,
         seed=seed,

@@ -65,6 +65,11 @@ class PageExtraction:
     tags: list[str] = field(default_factory=list)
     image: str | None = None
     site_name: str | None = None
+    text_hash: str = ""
+
+    def __post_init__(self) -> None:
+        # hashed here, in the worker, not on the crawler's reactor thread
+        self.text_hash = self.text_hash or text_hash(self.text)
 
 
 @lru_cache(maxsize=256)

@@ -103,6 +103,7 @@ class MockOutlet:
         )
         author = art.get("author")
         published = str(art["published"])
+        heavy = self._heavy_chrome(index) if self.spec.get("heavy_chrome") else ("", "", "")
         byline = f'<p class="byline">By {_e(author)}</p>' if author else ""
         author_meta = f'<meta name="author" content="{_e(author)}">' if author else ""
         return f"""<!DOCTYPE html>
@@ -114,7 +115,8 @@ class MockOutlet:
 <meta property="article:published_time" content="{_e(published)}">
 {author_meta}
 <link rel="canonical" href="{_e(self.url(art))}">
-</head><body>
+{heavy[0]}
+</head><body>{heavy[1]}
 <header><div class="cookie-banner">We use cookies to improve your experience on our site.
 <button>Accept all cookies</button></div>
 <nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li>
@@ -130,7 +132,46 @@ class MockOutlet:
 <footer><p>Copyright 2025 {_e(name)}. All rights reserved.</p>
 <p>Follow us on social media for the latest updates.</p>
 <a href="/about">About us</a> <a href="/contact">Contact</a> <a href="/privacy">Privacy policy</a>
-</footer></body></html>"""
+</footer>{heavy[2]}</body></html>"""
+
+    def _heavy_chrome(self, index: int) -> tuple[str, str, str]:
+        """What a real news page carries around its article (benchmarks): scripts, JSON-LD, a
+        mega-menu, trending and most-read lists, ad slots, a link-heavy footer. Returns the head
+        part, the part before the article and the part after it."""
+        sections = ["World", "UK", "Business", "Politics", "Tech", "Science", "Health", "Sport"]
+        menu = "".join(
+            f'<li><a href="/{s.lower()}/{k}">{s} topic {k}</a></li>'
+            for s in sections
+            for k in range(12)
+        )
+        others = [a for j, a in enumerate(self.articles) if j != index][:24]
+        trending = "".join(
+            f'<li><a href="{_e(self.url(a))}"><img src="/t/{j}.jpg" alt="">{_e(a["title"])}</a>'
+            f'<span class="time">{j + 1} hours ago</span></li>'
+            for j, a in enumerate(others)
+        )
+        script = "var cfg = " + json.dumps({f"slot{k}": [k, "x" * 40] for k in range(120)}) + ";"
+        head = (
+            f"<script>{script}</script>"
+            '<script type="application/ld+json">'
+            + json.dumps({"@type": "NewsArticle", "headline": self.articles[index]["title"]})
+            + "</script><style>"
+            + ".c{margin:0}" * 200
+            + "</style>"
+        )
+        before = (
+            f'<div class="megamenu"><ul>{menu}</ul></div>'
+            '<div class="ad-slot" id="top-ad"><span>Advertisement</span></div>'
+            '<div class="breaking"><a href="/live">Live: the latest updates</a></div>'
+        )
+        after = (
+            f'<section class="trending"><h2>Most read</h2><ol>{trending}</ol></section>'
+            '<div class="ad-slot"><span>Advertisement</span></div>'
+            f'<div class="sitemap-footer"><ul>{menu}</ul></div>'
+            '<div class="newsletter"><p>Get our morning briefing in your inbox.</p>'
+            '<form><input type="email"><button>Sign up</button></form></div>'
+        )
+        return head, before, after
 
     def _summary(self, art: dict[str, Any]) -> str:
         return str(art["paragraphs"][0])[:200]

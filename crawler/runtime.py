@@ -100,7 +100,7 @@ def extraction_pool(settings: Any) -> ProcessPool:
             # forkserver: forking the crawler itself would copy the reactor's threads and locks.
             _pool = ProcessPool(
                 max_workers=extraction_workers(settings),
-                max_tasks=500,  # recycle workers so a leak in a parser cannot grow forever
+                max_tasks=5000,  # recycle workers so a leak in a parser cannot grow forever
                 context=multiprocessing.get_context("forkserver"),
                 initializer=warm_up_worker,
             )

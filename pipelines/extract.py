@@ -11,7 +11,7 @@ from pebble import ProcessExpired
 from scrapy.exceptions import DropItem
 
 from crawler import runtime
-from crawler.extraction import ExtractionFailed, extract_page, reconcile, text_hash
+from crawler.extraction import ExtractionFailed, extract_page, reconcile
 from crawler.items import ArticleItem
 
 
@@ -69,7 +69,7 @@ class ExtractPipeline:
         item.image = page.image
         item.site_name = page.site_name
         item.text = page.text
-        item.text_hash = text_hash(page.text)
+        item.text_hash = page.text_hash
         self.crawler.stats.inc_value("newscrawl/extract/ok")
         if merged.published_source:
             self.crawler.stats.inc_value(f"newscrawl/extract/date_from/{merged.published_source}")

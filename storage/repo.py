@@ -104,21 +104,21 @@ def record_discovered(
     if not entries:
         return
     now = utcnow()
+    rows = [
+        {
+            "url": url,
+            "outlet_id": outlet_id,
+            "state": "discovered",
+            "attempts": 0,
+            "first_seen_at": now,
+            "updated_at": now,
+            "discovery": discovery,
+        }
+        for url, discovery in dict(entries).items()
+    ]
     with db.write() as s:
-        for url, discovery in entries:
-            s.execute(
-                _insert(s, UrlState)
-                .values(
-                    url=url,
-                    outlet_id=outlet_id,
-                    state="discovered",
-                    attempts=0,
-                    first_seen_at=now,
-                    updated_at=now,
-                    discovery=discovery,
-                )
-                .on_conflict_do_nothing(index_elements=["url"])
-            )
+        # one executemany for a whole feed's new URLs, not a statement each
+        s.execute(_insert(s, UrlState).on_conflict_do_nothing(index_elements=["url"]), rows)
 
 
 def pending_urls(
