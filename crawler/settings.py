@@ -28,7 +28,7 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 CONCURRENT_REQUESTS = 32
 # Scrapy starts this many asyncio tasks for every response's output; an article page yields one
 # item and a feed a few hundred requests, so the default 100 mostly creates idle tasks.
-CONCURRENT_ITEMS = 8
+CONCURRENT_ITEMS = 2
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 1.0
 COOKIES_ENABLED = False
