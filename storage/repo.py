@@ -232,7 +232,7 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
         article_id, outcome = inserted, "created"
         if dedup is not None:
             signatures.apply_decision(s, article_id, decision)
-            signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint)
+            signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint, new=True)
     else:
         decision = None
         existing = s.execute(
