@@ -273,23 +273,32 @@ print(json.dumps(sum(1 for a in arts.values() if getattr(a, "maintext", None))))
 )
 
 
+def scrapy_fetch_only(web: Web, cpus: str) -> Run:
+    """The floor of a Scrapy-based crawler: feeds read, every article downloaded, nothing else."""
+    scrapy_bin = str(Path(sys.executable).with_name("scrapy"))
+    cmd = ["taskset", "-c", cpus, scrapy_bin, "runspider", str(ROOT / "bench/fetch_only_spider.py")]
+    cmd += ["-a", "feeds=" + ",".join(web.feed_urls())]
+    return _run_counting(cmd, "PAGES", cwd=ROOT / "bench")
+
+
 def news_please_peer(web: Web, python: str, cpus: str) -> Run:
-    result: dict[str, int] = {}
-
-    def count() -> int:
-        return result.get("n", 0)
-
     cmd = ["taskset", "-c", cpus, python, "-c", NEWS_PLEASE_SCRIPT, ",".join(web.feed_urls())]
+    return _run_counting(cmd, "")
+
+
+def _run_counting(cmd: list[str], marker: str, cwd: Path | None = None) -> Run:
+    """Run a command that prints its article count last (after ``marker``)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     monitor = TreeMonitor(proc.pid)
     out, err = proc.communicate()
     wall = time.perf_counter() - started
     monitor.stop()
     if proc.returncode != 0:
         raise RuntimeError(err.decode(errors="replace")[-2000:])
-    result["n"] = int(out.decode().strip().splitlines()[-1])
-    return Run(wall, sum(monitor.cpu.values()), monitor.peak, count())
+    last = out.decode().strip().splitlines()[-1]
+    return Run(wall, sum(monitor.cpu.values()), monitor.peak, int(last.removeprefix(marker)))
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -354,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             if want("newscrawl"):
+                results["scrapy fetch only"] = median_run(
+                    [scrapy_fetch_only(web, "0") for _ in range(args.repeats)]
+                )
+                print(line("scrapy fetch-only spider, 1 core", results["scrapy fetch only"]))
                 for cores in sorted({1, args.cores}):
                     runs, recrawls = [], []
                     for i in range(args.repeats):
@@ -486,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ratios = {
         "newscrawl 1 core / limit 1 core": ratio("newscrawl, 1 core(s)", "limit, 1 core"),
+        "scrapy fetch-only / limit 1 core": ratio("scrapy fetch only", "limit, 1 core"),
         f"newscrawl {args.cores} cores / newscrawl 1 core": ratio(
             f"newscrawl, {args.cores} core(s)", "newscrawl, 1 core(s)"
         ),
