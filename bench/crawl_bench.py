@@ -278,7 +278,11 @@ def scrapy_fetch_only(web: Web, cpus: str) -> Run:
     scrapy_bin = str(Path(sys.executable).with_name("scrapy"))
     cmd = ["taskset", "-c", cpus, scrapy_bin, "runspider", str(ROOT / "bench/fetch_only_spider.py")]
     cmd += ["-a", "feeds=" + ",".join(web.feed_urls())]
-    return _run_counting(cmd, "PAGES", cwd=ROOT / "bench")
+    # the resolver is installed with the process, before a spider's own settings apply
+    cmd += ["-s", "TWISTED_DNS_RESOLVER=crawler.resolver.LocalhostAwareResolver"]
+    # run outside the project folder: Scrapy would otherwise find scrapy.cfg and load newscrawl's
+    # own settings and middlewares instead of its defaults
+    return _run_counting(cmd, "PAGES", cwd=Path(tempfile.gettempdir()))
 
 
 def news_please_peer(web: Web, python: str, cpus: str) -> Run:
@@ -506,10 +510,10 @@ def main(argv: list[str] | None = None) -> int:
         f"newscrawl {args.cores} cores / limit {args.cores} cores": ratio(
             f"newscrawl, {args.cores} core(s)", f"limit, {args.cores} cores"
         ),
-        "newscrawl / trafilatura --feed": ratio(
-            f"newscrawl, {args.cores} core(s)", "trafilatura --feed"
+        "newscrawl / trafilatura --feed (peer web)": ratio(
+            "peer web: newscrawl", "trafilatura --feed"
         ),
-        "newscrawl / news-please": ratio(f"newscrawl, {args.cores} core(s)", "news-please"),
+        "newscrawl / news-please (peer web)": ratio("peer web: newscrawl", "news-please"),
     }
     if "recrawl" in results and f"newscrawl, {args.cores} core(s)" in results:
         first = results[f"newscrawl, {args.cores} core(s)"].wall

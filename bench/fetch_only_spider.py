@@ -1,8 +1,9 @@
 """The floor of any Scrapy-based crawler on the benchmark web: a plain spider that reads the feeds
-and downloads every article, with default Scrapy settings (plus loopback name resolution) and no
-extraction or storage. ``crawl_bench.py`` runs it as
+and downloads every article, with default Scrapy settings (plus loopback name resolution, set on
+the command line) and no extraction or storage. ``crawl_bench.py`` runs it as
 
-    scrapy runspider bench/fetch_only_spider.py -a feeds=URL,URL,... -s ...
+    scrapy runspider bench/fetch_only_spider.py -a feeds=URL,URL,... \
+        -s TWISTED_DNS_RESOLVER=crawler.resolver.LocalhostAwareResolver
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import scrapy
 class FetchOnlySpider(scrapy.Spider):
     name = "fetch_only"
     custom_settings = {
-        "TWISTED_DNS_RESOLVER": "crawler.resolver.LocalhostAwareResolver",
         "ROBOTSTXT_OBEY": False,
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
