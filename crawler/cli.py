@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -154,10 +155,11 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from w3lib.encoding import html_to_unicode
 
     from crawler.extraction import ExtractionFailed, extract_page, reconcile
+    from crawler.registry import ExtractionHints
 
     if args.url and len(args.files) > 1:
         raise OutletError("(command line)", "--url", "names one page; give one FILE with it")
-    hints, language = None, ""
+    hints, language = ExtractionHints(), ""
     if args.outlet:
         registry = load_registry(args.outlets_dir)
         if args.outlet not in registry:
@@ -173,11 +175,11 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             page = extract_page(
                 html,
                 args.url or "",
-                drop_selectors=hints.drop_selectors if hints else (),
-                drop_line_patterns=hints.drop_line_patterns if hints else (),
-                keep_selectors=hints.keep_selectors if hints else (),
+                drop_selectors=hints.drop_selectors,
+                drop_line_patterns=hints.drop_line_patterns,
+                keep_selectors=hints.keep_selectors,
             )
-        except (OSError, EOFError, ExtractionFailed) as exc:
+        except (OSError, EOFError, zlib.error, ExtractionFailed) as exc:
             failed += 1
             reason = exc.reason if isinstance(exc, ExtractionFailed) else "unreadable"
             record["error"] = reason

@@ -66,6 +66,8 @@ class PageExtraction:
     image: str | None = None
     site_name: str | None = None
     text_hash: str = ""
+    #: which trafilatura run gave the text: "precision", "balanced" or "fallback"
+    mode: str = "precision"
 
     def __post_init__(self) -> None:
         # hashed here, in the worker, not on the crawler's reactor thread
@@ -179,13 +181,13 @@ def extract_page(
         balanced = _text_of(
             _trafilatura(html, url, precision=False, metadata=False, fast=True, prune=prune)
         )
-    text, _mode = choose_text(precise, balanced, feed_summary)
+    text, mode = choose_text(precise, balanced, feed_summary)
     if looks_like_navigation(text):
         rescued = _text_of(
             _trafilatura(html, url, precision=True, metadata=False, fast=False, prune=prune)
         )
         if rescued and not looks_like_navigation(rescued):
-            text = rescued
+            text, mode = rescued, "fallback"
     if not text:
         raise ExtractionFailed("extraction_empty")
     text = strip_captions(text)
@@ -195,9 +197,10 @@ def extract_page(
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionFailed("text_too_short", f"{len(text)} characters")
     if doc is None:
-        return PageExtraction(text=text)
+        return PageExtraction(text=text, mode=mode)
     return PageExtraction(
         text=text,
+        mode=mode,
         title=clean_field(doc.title),
         author=clean_field(doc.author),
         date=doc.date,

@@ -91,11 +91,11 @@ class BenchmarkPage:
     body: str
 
 
-def load_benchmark(root: Path, keys: Iterable[str] | None = None) -> Iterator[BenchmarkPage]:
+def load_benchmark(root: Path) -> Iterator[BenchmarkPage]:
     """Pages of the Scrapinghub benchmark layout: ``ground-truth.json`` and ``html/KEY.html.gz``
     (UTF-8, as the benchmark's README says)."""
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
-    for key in sorted(truth) if keys is None else keys:
+    for key in sorted(truth):
         raw = gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())
         entry = truth[key]
         yield BenchmarkPage(

@@ -81,15 +81,18 @@ def extraction_workers(settings: Any) -> int:
 
 
 def warm_up_worker() -> None:
-    """Import and exercise the extractor once in each new worker, so that a document's time
-    limit measures its own extraction, not the worker's start-up."""
+    """Import and exercise the extractor and the fingerprint once in each new worker (the
+    latter imports datasketch, and with it scipy: 0.7 s), so that a document's time limit
+    measures its own work, not the worker's start-up."""
+    from crawler.dedup import DedupParams, fingerprint
     from crawler.extraction import ExtractionFailed, extract_page
 
+    text = "warm up " * 40
     with contextlib.suppress(ExtractionFailed):
         extract_page(
-            "<html><body><article><p>" + "warm up " * 40 + "</p></article></body></html>",
-            "http://localhost/warm-up",
+            f"<html><body><article><p>{text}</p></article></body></html>", "http://localhost/"
         )
+    fingerprint(text * 3, DedupParams())
 
 
 def extraction_pool(settings: Any) -> ProcessPool:

@@ -71,6 +71,7 @@ class ExtractPipeline:
         item.text = page.text
         item.text_hash = page.text_hash
         self.crawler.stats.inc_value("newscrawl/extract/ok")
+        self.crawler.stats.inc_value(f"newscrawl/extract/mode/{page.mode}")
         if merged.published_source:
             self.crawler.stats.inc_value(f"newscrawl/extract/date_from/{merged.published_source}")
         return item

@@ -37,10 +37,10 @@ def test_identical_text_is_exact_and_disjoint_text_scores_zero() -> None:
 
 
 def test_extra_and_missing_shingles_are_counted_as_multisets() -> None:
-    # 6 words -> 3 shingles; the prediction repeats the text: 3 matched, 3 extra + 1 joint one
+    # 6 words -> 3 shingles; the prediction, the text twice, has 9 shingles: the 3 true ones
+    # (the repeats count as extra, multisets), 3 again and 3 across the seam
     truth = "a b c d e f"
     s = score_page(truth, "a b c d e f a b c d e f")
-    # pred shingles: 9, of which 3 match; 6 are extra; nothing missing
     assert s.recall == 1.0
     assert s.precision == pytest.approx(3 / 9)
 
