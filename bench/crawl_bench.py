@@ -65,9 +65,9 @@ socket.getaddrinfo = _gai
 class Run:
     wall: float
     cpu: float
-    peak_rss: int
+    peak_pss: int | None  # None where not measured apart from the benchmark's own process
     articles: int
-    rss_series: list[tuple[float, int]] = field(default_factory=list)
+    pss_series: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -100,18 +100,18 @@ class TreeMonitor:
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.Error:
                 break
-            rss = 0
+            pss = 0
             for p in procs:
                 try:
                     with p.oneshot():
                         # PSS: pages shared by the forked workers are counted once, not per process
-                        rss += p.memory_full_info().pss
+                        pss += p.memory_full_info().pss
                         t = p.cpu_times()
                         self.cpu[p.pid] = t.user + t.system
                 except psutil.Error:
                     continue
-            self.peak = max(self.peak, rss)
-            self.series.append((time.perf_counter() - self.started, rss))
+            self.peak = max(self.peak, pss)
+            self.series.append((time.perf_counter() - self.started, pss))
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
@@ -119,17 +119,30 @@ class TreeMonitor:
         self._thread.join()
 
 
-def run_measured(cmd: list[str], env: dict[str, str], count: Callable[[], int]) -> Run:
+def measure(
+    cmd: list[str],
+    count: Callable[[str], int],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Run:
+    """Run a command under the tree monitor; ``count`` gets its standard output and says how
+    many articles it produced."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     monitor = TreeMonitor(proc.pid)
-    _, err = proc.communicate()
+    out, err = proc.communicate()
     wall = time.perf_counter() - started
     monitor.stop()
-    if proc.returncode not in (0,):
-        tail = err.decode(errors="replace")[-2000:]
-        raise RuntimeError(f"{cmd[:4]} exited {proc.returncode}:\n{tail}")
-    return Run(wall, sum(monitor.cpu.values()), monitor.peak, count(), monitor.series)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} exited {proc.returncode}:\n{err[-2000:]}")
+    return Run(wall, sum(monitor.cpu.values()), monitor.peak, count(out), monitor.series)
+
+
+def last_line_count(marker: str = "") -> Callable[[str], int]:
+    """For commands that print their article count last (after ``marker``)."""
+    return lambda out: int(out.strip().splitlines()[-1].removeprefix(marker))
 
 
 class Web:
@@ -181,6 +194,8 @@ def _extract_one(page: tuple[str, str]) -> int:
 
 
 def bare_limit(pages: list[tuple[str, str]], processes: int) -> Run:
+    """Memory is not reported: this process also holds every page of the web."""
+    _extract_one(pages[0])  # import and first-call costs outside the timing, as for the pool
     started, cpu0 = time.perf_counter(), time.process_time()
     if processes == 1:
         os.sched_setaffinity(0, {0})
@@ -199,7 +214,7 @@ def bare_limit(pages: list[tuple[str, str]], processes: int) -> Run:
             done = sum(1 for n in pool.imap_unordered(_extract_one, pages, chunksize=8) if n)
             cpu = sum(sum(p.cpu_times()[:2]) for p in before) - cpu_before
     wall = time.perf_counter() - started
-    return Run(wall, cpu, psutil.Process().memory_full_info().pss, done)
+    return Run(wall, cpu, None, done)
 
 
 # --- newscrawl --------------------------------------------------------------------------------
@@ -217,14 +232,17 @@ def stored_articles(db_url: str) -> int:
     return n
 
 
-def newscrawl_run(web: Web, db_url: str, cpus: str, workers: int, folder: Path) -> Run:
+def newscrawl_run(
+    web: Web, db_url: str, cpus: str, workers: int, folder: Path, *settings: str
+) -> Run:
+    """``newscrawl crawl`` of the web's outlets; counts the articles it added."""
     env = dict(os.environ, NEWSCRAWL_ALLOWED_ADDRESSES=f"127.0.0.1:{web.port}")
     cmd = ["taskset", "-c", cpus, str(NEWSCRAWL), "crawl", *web.outlet_ids(), "--db", db_url]
     cmd += ["--outlets-dir", str(web.outlets_dir), "--lock", str(folder / "crawl.lock")]
-    cmd += ["--set", f"NEWSCRAWL_EXTRACT_WORKERS={workers}", "--set", "LOG_LEVEL=WARNING"]
+    for setting in (f"NEWSCRAWL_EXTRACT_WORKERS={workers}", "LOG_LEVEL=WARNING", *settings):
+        cmd += ["--set", setting]
     before = stored_articles(db_url)
-    run = run_measured(cmd, env, lambda: stored_articles(db_url) - before)
-    return run
+    return measure(cmd, lambda _out: stored_articles(db_url) - before, env=env)
 
 
 def fresh_postgres(base_url: str, name: str) -> str:
@@ -256,14 +274,13 @@ def trafilatura_peer(web: Web, folder: Path, cpus: str, parallel: int) -> Run:
     launcher = RESOLVE_LOCALHOST + "from trafilatura.cli import main\nsys.exit(main())\n"
     cmd = ["taskset", "-c", cpus, sys.executable, "-c", launcher, "-i", str(feeds), "--feed"]
     cmd += ["--parallel", str(parallel), "-o", str(out), "--config-file", str(config)]
-    return run_measured(cmd, dict(os.environ), lambda: len(list(out.glob("*"))))
+    return measure(cmd, lambda _out: len(list(out.glob("*"))))
 
 
 NEWS_PLEASE_SCRIPT = (
     RESOLVE_LOCALHOST
     + """
 import json, sys, feedparser, urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from newsplease import NewsPlease
 feeds = sys.argv[1].split(",")
 urls = [e.link for f in feeds for e in feedparser.parse(urllib.request.urlopen(f).read()).entries]
@@ -282,27 +299,13 @@ def scrapy_fetch_only(web: Web, cpus: str) -> Run:
     cmd += ["-s", "TWISTED_DNS_RESOLVER=crawler.resolver.LocalhostAwareResolver"]
     # run outside the project folder: Scrapy would otherwise find scrapy.cfg and load newscrawl's
     # own settings and middlewares instead of its defaults
-    return _run_counting(cmd, "PAGES", cwd=Path(tempfile.gettempdir()))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return measure(cmd, last_line_count("PAGES"), env=env, cwd=Path(tempfile.gettempdir()))
 
 
 def news_please_peer(web: Web, python: str, cpus: str) -> Run:
     cmd = ["taskset", "-c", cpus, python, "-c", NEWS_PLEASE_SCRIPT, ",".join(web.feed_urls())]
-    return _run_counting(cmd, "")
-
-
-def _run_counting(cmd: list[str], marker: str, cwd: Path | None = None) -> Run:
-    """Run a command that prints its article count last (after ``marker``)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
-    monitor = TreeMonitor(proc.pid)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - started
-    monitor.stop()
-    if proc.returncode != 0:
-        raise RuntimeError(err.decode(errors="replace")[-2000:])
-    last = out.decode().strip().splitlines()[-1]
-    return Run(wall, sum(monitor.cpu.values()), monitor.peak, int(last.removeprefix(marker)))
+    return measure(cmd, last_line_count())
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -314,10 +317,10 @@ def median_run(runs: list[Run]) -> Run:
 
 
 def line(name: str, r: Run) -> str:
+    peak = f"{r.peak_pss / 2**20:7.0f} MiB" if r.peak_pss is not None else "      -    "
     return (
         f"{name:<34} {r.articles:>6} articles  {r.rate:7.1f}/s  "
-        f"{r.cpu_per_article * 1000:6.1f} ms CPU/article  peak {r.peak_rss / 2**20:7.0f} MiB  "
-        f"wall {r.wall:6.1f} s"
+        f"{r.cpu_per_article * 1000:6.1f} ms CPU/article  peak {peak}  wall {r.wall:6.1f} s"
     )
 
 
@@ -463,31 +466,22 @@ def main(argv: list[str] | None = None) -> int:
             (folder / "big").mkdir()
             big = Web(build_web(20, per, seed=11), folder / "big", cpus=None)
             try:
-                env_db = f"sqlite:///{folder}/big.db"
-                env = dict(os.environ, NEWSCRAWL_ALLOWED_ADDRESSES=f"127.0.0.1:{big.port}")
-                cmd = ["taskset", "-c", all_cpus, str(NEWSCRAWL), "crawl", *big.outlet_ids()]
-                cmd += ["--db", env_db]
-                cmd += ["--outlets-dir", str(big.outlets_dir), "--lock", str(folder / "big.lock")]
-                cmd += [
-                    "--set",
-                    f"NEWSCRAWL_MAX_ARTICLES_PER_RUN={per}",
-                    "--set",
-                    "LOG_LEVEL=WARNING",
-                ]
-                run = run_measured(cmd, env, lambda: stored_articles(env_db))
+                big_db = f"sqlite:///{folder}/big.db"
+                cap = f"NEWSCRAWL_MAX_ARTICLES_PER_RUN={per}"
+                run = newscrawl_run(big, big_db, all_cpus, args.cores, folder, cap)
                 results[f"memory, {args.memory}"] = run
                 print(line(f"newscrawl, {args.memory} articles", run))
                 # peak within each quarter of the run (the last sample is the shutdown)
-                series = run.rss_series
+                series = run.pss_series
                 quarters = [
-                    max(rss for _, rss in series[len(series) * q // 4 : len(series) * (q + 1) // 4])
+                    max(pss for _, pss in series[len(series) * q // 4 : len(series) * (q + 1) // 4])
                     for q in range(4)
                 ]
                 print(
-                    "  peak resident memory in each quarter of the run: "
-                    + ", ".join(f"{rss / 2**20:.0f} MiB" for rss in quarters)
+                    "  peak resident memory (PSS) in each quarter of the run: "
+                    + ", ".join(f"{pss / 2**20:.0f} MiB" for pss in quarters)
                 )
-                again = run_measured(cmd, env, lambda: stored_articles(env_db) - run.articles)
+                again = newscrawl_run(big, big_db, all_cpus, args.cores, folder, cap)
                 results["memory recrawl"] = again
                 print(
                     f"  re-crawl of that unchanged web: {again.articles} new articles, "
@@ -532,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
                             "wall_s": r.wall,
                             "articles_per_s": r.rate,
                             "cpu_s_per_article": r.cpu_per_article,
-                            "peak_rss_bytes": r.peak_rss,
+                            "peak_pss_bytes": r.peak_pss,
                         }
                         for k, r in results.items()
                     },
