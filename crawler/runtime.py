@@ -32,13 +32,22 @@ def database(settings: Any) -> Database:
 
 
 class DedupState:
-    """The process's dedup engine, its parameter scheme id and where its index came from."""
+    """The process's dedup engine, its parameter scheme id and where its index came from:
+    ``shared`` means the database's band table is the index (no copy in this process)."""
 
-    def __init__(self, engine: DedupEngine, scheme_id: int, rebuilt: int, seconds: float) -> None:
+    def __init__(
+        self,
+        engine: DedupEngine,
+        scheme_id: int,
+        rebuilt: int,
+        seconds: float,
+        shared: bool = False,
+    ) -> None:
         self.engine = engine
         self.scheme_id = scheme_id
         self.rebuilt = rebuilt
         self.seconds = seconds
+        self.shared = shared
 
 
 _dedup: dict[str, DedupState] = {}
@@ -54,16 +63,32 @@ def dedup_params(settings: Any) -> DedupParams:
     )
 
 
+DEDUP_INDEXES = ("memory", "database")
+
+
+def shared_dedup_index(settings: Any) -> bool:
+    """``NEWSCRAWL_DEDUP_INDEX``: "memory" (one process's index, rebuilt at start) or
+    "database" (the band table every process and machine shares)."""
+    kind = str(settings.get("NEWSCRAWL_DEDUP_INDEX") or "memory").lower()
+    if kind not in DEDUP_INDEXES:
+        raise ValueError(f"NEWSCRAWL_DEDUP_INDEX must be one of {DEDUP_INDEXES}, not {kind!r}")
+    return kind == "database"
+
+
 def dedup_state(settings: Any) -> DedupState:
-    """One engine per database per process, its index rebuilt from the signatures stored
-    within the window (``NEWSCRAWL_DEDUP_WINDOW_DAYS``); every crawler of the process shares it,
-    so copies across outlets crawled together meet. Raises ParamsMismatch on mixed parameters."""
+    """One engine per database per process. With the in-memory index it is rebuilt from the
+    signatures stored within the window (``NEWSCRAWL_DEDUP_WINDOW_DAYS``); every crawler of the
+    process shares it, so copies across outlets crawled together meet. With the shared index
+    nothing is loaded. Raises ParamsMismatch on mixed parameters."""
     db = database(settings)
     with _dedup_lock:
         if db.url not in _dedup:
             params = dedup_params(settings)
             scheme_id = signatures.ensure_scheme(db, params)
             engine = DedupEngine(params)
+            if shared_dedup_index(settings):
+                _dedup[db.url] = DedupState(engine, scheme_id, 0, 0.0, shared=True)
+                return _dedup[db.url]
             started = time.monotonic()
             for ids, keys in signatures.iter_index_rows(
                 db, scheme_id, params, settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")

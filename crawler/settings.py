@@ -76,6 +76,9 @@ NEWSCRAWL_DEDUP_ENABLED = True
 NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
 NEWSCRAWL_DEDUP_JACCARD_MIN = 0.5
 NEWSCRAWL_DEDUP_CONTAINMENT_MIN = 0.7
+# "memory": each process rebuilds its own index at start (one machine). "database": one index in
+# the database's band table that every process sees (distributed mode sets it).
+NEWSCRAWL_DEDUP_INDEX = os.environ.get("NEWSCRAWL_DEDUP_INDEX", "memory")
 # Changing the seed changes every signature: a database refuses signatures of another seed.
 NEWSCRAWL_DEDUP_SEED = 20151009
 

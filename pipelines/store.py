@@ -80,7 +80,7 @@ class StorePipeline:
         dedup = None
         if fp is not None:
             state = runtime.dedup_state(self.crawler.settings)
-            dedup = repo.DedupContext(state.engine, state.scheme_id, fp)
+            dedup = repo.DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
         return repo.store_article(self.db, row, dedup)
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:

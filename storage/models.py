@@ -68,6 +68,21 @@ class Source(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_entry_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Adaptive polling (distributed mode, see crawler/polling.py). ``newscrawl schedule``
+    # enqueues poll number ``poll_seq``; workers add what each response of that poll held to
+    # the counters and set ``polled_seq``; the next schedule turns the counters into the next
+    # interval (``applied_seq`` says which poll it last judged).
+    poll_interval: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retry_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    poll_seq: Mapped[int] = mapped_column(Integer, default=0)
+    polled_seq: Mapped[int] = mapped_column(Integer, default=0)
+    applied_seq: Mapped[int] = mapped_column(Integer, default=0)
+    poll_items: Mapped[int] = mapped_column(Integer, default=0)
+    poll_new: Mapped[int] = mapped_column(Integer, default=0)
+    poll_errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_streak: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Article(Base):
@@ -180,6 +195,20 @@ class Signature(Base):
     minhash: Mapped[bytes] = mapped_column(LargeBinary)  # body MinHash, uint32 LE; empty if short
     lead_minhash: Mapped[bytes] = mapped_column(LargeBinary)  # lead MinHash, uint32 LE
     shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted unique uint32 shingle hashes
+
+
+class DedupBand(Base):
+    """The shared dedup index (``NEWSCRAWL_DEDUP_INDEX = "database"``): one row per index key
+    (exact hash, body and lead bands) of each indexed article, written in the article's own
+    transaction, so every process sees the same index and no entry outlives a rollback."""
+
+    __tablename__ = "dedup_bands"
+    __table_args__ = (Index("ix_dedup_bands_article", "article_id"),)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # signed 64-bit
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class ExportConsumer(Base):

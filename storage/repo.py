@@ -178,6 +178,9 @@ class DedupContext:
     engine: DedupEngine
     scheme_id: int
     fingerprint: Fingerprint
+    #: candidates come from the shared band table (every process's articles), not the
+    #: engine's in-memory index (see ``signatures.lock_keys``)
+    shared: bool = False
 
 
 def _article_values(row: ArticleRow) -> dict[str, Any]:
@@ -200,6 +203,9 @@ def _article_values(row: ArticleRow) -> dict[str, Any]:
 def _decide(s: Session, row: ArticleRow, dedup: DedupContext) -> Decision:
     lookup = signatures.SqlDocs(s)
     fp = dedup.fingerprint
+    if dedup.shared:
+        candidates = signatures.band_candidates(s, dedup.engine.keys(fp))
+        return dedup.engine.decide_among(fp, row.published_at, candidates, lookup)
     decision = dedup.engine.decide(fp, row.published_at, new_id_hint=1 << 62, lookup=lookup)
     if decision.match is None:
         # Exact copies stored by another process since this one built its index.
@@ -214,6 +220,9 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
     the caller's write transaction, so cluster links and the signature commit with it."""
     now = utcnow()
     values = _article_values(row)
+    if dedup is not None and dedup.shared:
+        # first of all, before any row lock: copies stored concurrently meet here
+        signatures.lock_keys(s, dedup.engine.keys(dedup.fingerprint))
     known = s.execute(select(Article.id).where(Article.url == row.url)).scalar_one_or_none()
     decision = _decide(s, row, dedup) if dedup is not None and known is None else None
     inserted = s.execute(
@@ -233,6 +242,8 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
         if dedup is not None:
             signatures.apply_decision(s, article_id, decision)
             signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint, new=True)
+            if dedup.shared:
+                signatures.save_bands(s, article_id, dedup.engine.keys(dedup.fingerprint))
     else:
         decision = None
         existing = s.execute(
@@ -246,6 +257,9 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
             outcome = "updated"
             if dedup is not None:  # same cluster; the signature follows the new text
                 signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint)
+                if dedup.shared:
+                    keys = dedup.engine.keys(dedup.fingerprint)
+                    signatures.save_bands(s, article_id, keys, replace=True)
     for alias in {a for a in row.aliases if a != row.url}:
         s.execute(
             _insert(s, UrlAlias)
@@ -261,7 +275,7 @@ def store_article(db: Database, row: ArticleRow, dedup: DedupContext | None = No
     commit, so a failed commit leaves no ghost entry behind."""
     with db.write() as s:
         result = upsert_article(s, row, dedup)
-    if dedup is not None and result.outcome != "unchanged":
+    if dedup is not None and not dedup.shared and result.outcome != "unchanged":
         dedup.engine.add(result.article_id, dedup.fingerprint)
     return result
 

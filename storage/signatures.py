@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
@@ -25,7 +25,7 @@ from crawler.dedup import (
     unpack,
 )
 from storage.db import Database
-from storage.models import Article, DedupScheme, Signature
+from storage.models import Article, DedupBand, DedupScheme, Signature
 
 _SIGN = 1 << 63
 
@@ -228,3 +228,99 @@ def _keys_for_rows(rows: Sequence[Any], params: DedupParams) -> tuple[np.ndarray
             params,
         )
     return ids, keys
+
+
+# -- the shared index (NEWSCRAWL_DEDUP_INDEX = "database") ------------------------------------
+#
+# Every process reads candidates from, and writes its articles' keys to, one band table, inside
+# the article's own transaction. Two processes storing copies of one story at the same moment
+# would each miss the other's uncommitted row; so a store first takes PostgreSQL advisory
+# transaction locks on its keys. A copy shares keys with its original, so the second store waits
+# for the first to commit and then sees it; stores that share no key do not wait for each other.
+# Keys are locked in ascending order, before any row lock, so stores cannot deadlock. SQLite
+# needs none of this: BEGIN IMMEDIATE already admits one writer at a time.
+
+
+def _signed_keys(keys: np.ndarray) -> list[int]:
+    return sorted({to_signed(k) for k in keys.tolist()})
+
+
+def lock_keys(session: Session, keys: np.ndarray) -> None:
+    """Hold the document's index keys until the transaction ends (PostgreSQL only)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # unnest keeps the array's (sorted) order, so the locks are taken in ascending order
+    session.execute(
+        text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+        {"keys": _signed_keys(keys)},
+    )
+
+
+def band_candidates(session: Session, keys: np.ndarray) -> list[int]:
+    """Articles that share any index key with the document: one query, one round trip."""
+    return list(
+        session.scalars(
+            select(DedupBand.article_id)
+            .where(DedupBand.band_key.in_(_signed_keys(keys)))
+            .distinct()
+        )
+    )
+
+
+def save_bands(
+    session: Session, article_id: int, keys: np.ndarray, *, replace: bool = False
+) -> None:
+    """The article's keys in the shared index; ``replace`` drops the keys of its old text."""
+    if replace:
+        session.execute(delete(DedupBand).where(DedupBand.article_id == article_id))
+    session.execute(
+        insert(DedupBand),
+        [{"band_key": k, "article_id": article_id} for k in _signed_keys(keys)],
+    )
+
+
+def prune_bands(db: Database, window_days: float) -> int:
+    """Drop the keys of articles indexed before the window: the shared index keeps what an
+    in-memory rebuild would load, no more."""
+    since = utcnow() - timedelta(days=window_days)
+    old = select(Signature.article_id).where(Signature.indexed_at < since)
+    with db.write() as s:
+        result = s.execute(delete(DedupBand).where(DedupBand.article_id.in_(old)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def backfill_bands(
+    db: Database, scheme_id: int, params: DedupParams, window_days: float, batch: int = 5_000
+) -> int:
+    """Keys for signatures within the window that have none in the shared index: a database
+    crawled with the in-memory index before, switched to the shared one. Idempotent."""
+    since: datetime = utcnow() - timedelta(days=window_days)
+    added = 0
+    while True:
+        with db.write() as s:
+            rows = s.execute(
+                select(
+                    Signature.article_id,
+                    Signature.shingling,
+                    Signature.exact_hash,
+                    Signature.minhash,
+                    Signature.lead_minhash,
+                )
+                .where(
+                    Signature.scheme_id == scheme_id,
+                    Signature.indexed_at >= since,
+                    ~exists().where(DedupBand.article_id == Signature.article_id),
+                )
+                .order_by(Signature.article_id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return added
+            ids, keys = _keys_for_rows(rows, params)
+            values = [
+                {"band_key": k, "article_id": int(doc)}
+                for doc, row_keys in zip(ids.tolist(), keys, strict=True)
+                for k in _signed_keys(row_keys)
+            ]
+            s.execute(insert(DedupBand), values)
+            added += len(rows)
