@@ -140,7 +140,85 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.warc:
             overrides["NEWSCRAWL_WARC_DIR"] = args.warc
         settings = _scrapy_settings(url, args.outlets_dir, **overrides)
+        if settings.getbool("NEWSCRAWL_DISTRIBUTED"):
+            # NEWSCRAWL_REDIS_URL is set for the workers; a one-off crawl still crawls here and
+            # now, with Scrapy's own queue, and keeps the shared dedup index the workers use.
+            for name, value in (
+                ("NEWSCRAWL_DISTRIBUTED", False),
+                ("SCHEDULER", "scrapy.core.scheduler.Scheduler"),
+                ("DUPEFILTER_CLASS", "scrapy.dupefilters.RFPDupeFilter"),
+            ):
+                settings.set(name, value, priority="cmdline")
         return run_crawl(names, settings)
+
+
+def _distributed(args: argparse.Namespace, **extra: Any) -> tuple[str, Any]:
+    """The database URL and the Scrapy settings of a distributed command, after checking that
+    Redis answers (a clear error now, not a traceback from inside Scrapy)."""
+    import redis
+
+    from crawler.distributed import DEFAULT_PREFIX, distributed_settings
+
+    redis_url = args.redis or os.environ.get("NEWSCRAWL_REDIS_URL")
+    if not redis_url:
+        raise OutletError("(command line)", "--redis", "give --redis or $NEWSCRAWL_REDIS_URL")
+    try:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+        client.ping()
+        client.close()
+    except (redis.RedisError, ValueError) as exc:
+        raise StorageError(f"cannot reach Redis at {redis_url!r}: {exc}") from exc
+    url = database_url(args.db)
+    prefix = args.prefix or os.environ.get("NEWSCRAWL_REDIS_PREFIX") or DEFAULT_PREFIX
+    overrides = {**distributed_settings(redis_url, prefix), **extra, **_overrides(args.set)}
+    return url, _scrapy_settings(url, args.outlets_dir, **overrides)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Take requests from the shared queues of the named (default: all) outlets until stopped,
+    or until the queues have been empty ``--until-idle`` seconds."""
+    from scrapy.core.engine import ExecutionEngine
+
+    url, settings = _distributed(args, NEWSCRAWL_WORKER_UNTIL_IDLE=args.until_idle)
+    names = _prepare(url, args.outlets_dir, args.outlets)
+    # An idle engine asks its scheduler for work at each heartbeat, 5 s by default: a worker
+    # waiting on the shared queue asks every NEWSCRAWL_WORKER_QUEUE_CHECK seconds (one cheap
+    # Redis call per outlet).
+    ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("NEWSCRAWL_WORKER_QUEUE_CHECK")
+    return run_crawl(names, settings)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Queue the due source polls and the pending article URLs; once, or every N seconds."""
+    import time
+
+    from crawler import runtime
+    from crawler.distributed import Scheduler
+
+    url, settings = _distributed(args)
+    names = _prepare(url, args.outlets_dir, args.outlets)
+    registry = load_registry(args.outlets_dir)
+    scheduler = Scheduler(settings, {name: registry[name] for name in names})
+    try:
+        while True:
+            report = scheduler.run()
+            # Index upkeep after queueing, so workers are not kept waiting for it.
+            scheduler.maintain_index(report)
+            extra = ""
+            if report.bands_backfilled or report.bands_pruned:
+                extra = (
+                    f"; dedup index: {report.bands_backfilled} articles added, "
+                    f"{report.bands_pruned} keys past the window dropped"
+                )
+            print(f"newscrawl: {report.line()}{extra}", file=sys.stderr, flush=True)
+            if not args.every:
+                return EXIT_OK
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        scheduler.close()
+        runtime.shutdown()
 
 
 def _read_page(name: str) -> tuple[str, bytes]:
@@ -490,6 +568,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warc", metavar="DIR", help="also write every fetched response to WARC files")
     common(p)
     p.set_defaults(func=cmd_crawl)
+
+    def distributed(p: argparse.ArgumentParser) -> None:
+        p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
+        p.add_argument("--redis", help="Redis URL of the shared queues ($NEWSCRAWL_REDIS_URL)")
+        p.add_argument(
+            "--prefix", help="Redis key prefix, to run several crawls on one Redis (newscrawl)"
+        )
+        p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
+        common(p)
+
+    p = sub.add_parser("worker", help="distributed mode: crawl from the shared Redis queues")
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="exit once the queues have been empty this long (default: run until stopped)",
+    )
+    distributed(p)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "schedule", help="distributed mode: queue due feeds, sitemaps and pending articles"
+    )
+    p.add_argument(
+        "--every", type=float, metavar="SECONDS", help="run again every SECONDS (default: once)"
+    )
+    distributed(p)
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("demo", help="crawl a bundled sample news web on loopback, offline")
     p.add_argument("--show", type=int, default=30, help="how many stored articles to list")

@@ -5,7 +5,11 @@
   or sitemap entry says they changed after the stored version was fetched (an in-place update
   then replaces the stored text);
 - every new article URL is recorded as ``discovered`` before its request leaves, so a URL in
-  flight when the process dies is fetched on the next run (see ``OutletSpider.start``)."""
+  flight when the process dies is fetched on the next run (see ``OutletSpider.start``).
+
+A distributed worker runs for days while other workers store articles, so it asks the database
+per response instead of loading the stored URLs once; and since it knows how many of a polled
+source's entries were new, it records that for adaptive polling (``crawler.polling``)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class KnownUrlFilter:
         self.known: dict[str, datetime] = {}
         self.enabled = crawler.settings.getbool("NEWSCRAWL_SKIP_KNOWN")
         self.record = crawler.settings.getbool("NEWSCRAWL_RECORD_DISCOVERED")
+        self.distributed = crawler.settings.getbool("NEWSCRAWL_DISTRIBUTED")
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
@@ -33,7 +38,7 @@ class KnownUrlFilter:
         return cls(crawler)
 
     async def spider_opened(self, spider: Any) -> None:
-        if self.enabled and hasattr(spider, "outlet"):
+        if self.enabled and hasattr(spider, "outlet") and not self.distributed:
             # possibly many rows: read on the database thread, not the reactor's
             self.known = await asyncio.wrap_future(
                 runtime.db_writer().submit(
@@ -44,10 +49,21 @@ class KnownUrlFilter:
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
+        output = [obj async for obj in result]
+        articles = [r for r in output if isinstance(r, Request) and "canonical_url" in r.meta]
+        db = runtime.database(self.crawler.settings)
+        outlet_id = self.crawler.spider.outlet.id
+        known = self.known
+        if self.distributed and self.enabled and articles:
+            known = await asyncio.wrap_future(
+                runtime.db_writer().submit(
+                    repo.stored_among, db, outlet_id, [r.meta["canonical_url"] for r in articles]
+                )
+            )
         passed: list[Any] = []
-        async for obj in result:
-            if isinstance(obj, Request) and obj.meta.get("canonical_url") in self.known:
-                if not self._changed_since(obj):
+        for obj in output:
+            if isinstance(obj, Request) and obj.meta.get("canonical_url") in known:
+                if not self._changed_since(obj, known):
                     self.crawler.stats.inc_value("newscrawl/discovery/known_skipped")
                     continue
                 self.crawler.stats.inc_value("newscrawl/discovery/known_changed")
@@ -57,16 +73,29 @@ class KnownUrlFilter:
             for r in passed
             if isinstance(r, Request) and "discovery" in r.meta
         ]
+        inserted = 0
         if new and self.record:
-            db = runtime.database(self.crawler.settings)
-            outlet_id = self.crawler.spider.outlet.id
-            await asyncio.wrap_future(
+            inserted = await asyncio.wrap_future(
                 runtime.db_writer().submit(repo.record_discovered, db, outlet_id, new)
+            )
+        meta = getattr(response, "meta", None) or {}
+        if self.distributed and "poll_seq" in meta and response.status < 400:
+            await asyncio.wrap_future(
+                runtime.db_writer().submit(
+                    repo.record_poll,
+                    db,
+                    outlet_id,
+                    meta["poll_root"],
+                    meta["poll_seq"],
+                    items=len(articles),
+                    new=inserted,
+                )
             )
         for obj in passed:
             yield obj
 
-    def _changed_since(self, request: Request) -> bool:
-        fetched = self.known[request.meta["canonical_url"]]
+    @staticmethod
+    def _changed_since(request: Request, known: dict[str, datetime]) -> bool:
+        fetched = known[request.meta["canonical_url"]]
         modified = (request.meta.get("discovery") or {}).get("modified")
         return isinstance(modified, str) and datetime.fromisoformat(modified) > fetched

@@ -41,9 +41,19 @@ class OutletError(ValueError):
 
 
 @dataclass(frozen=True)
+class PollBounds:
+    """How often ``newscrawl schedule`` may poll a source, in seconds: the adaptive interval
+    moves between these bounds (a Retry-After from the server can push past the maximum)."""
+
+    min_interval: float = 300.0
+    max_interval: float = 6 * 3600.0
+
+
+@dataclass(frozen=True)
 class Source:
     kind: str
     url: str
+    polling: PollBounds = field(default_factory=PollBounds)
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ _TOP_KEYS = {
     "deny_url_patterns",
     "politeness",
     "extraction",
+    "polling",
 }
 _REQUIRED = ("id", "name", "homepage", "language", "allowed_domains", "sources")
 
@@ -149,6 +160,23 @@ def _selectors(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return selectors
 
 
+def _poll_bounds(path: Path, where: str, raw: Any, defaults: PollBounds) -> PollBounds:
+    """``min_interval`` / ``max_interval`` in seconds, over the given defaults."""
+    if not isinstance(raw, dict):
+        raise OutletError(path, where, "must be a table")
+    _check_keys(path, where + ".", raw, {"min_interval", "max_interval"})
+    values = {"min_interval": defaults.min_interval, "max_interval": defaults.max_interval}
+    for key in values:
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 1:
+                raise OutletError(path, f"{where}.{key}", "must be a number of seconds >= 1")
+            values[key] = float(value)
+    if values["min_interval"] > values["max_interval"]:
+        raise OutletError(path, f"{where}.min_interval", "is larger than max_interval")
+    return PollBounds(**values)
+
+
 def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
     """Validate one outlet's parsed TOML and build the frozen object."""
     _check_keys(path, "", data, _TOP_KEYS)
@@ -168,6 +196,7 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
     if not host_allowed(urlsplit(homepage).hostname or "", domains):
         raise OutletError(path, "homepage", "host is outside allowed_domains")
 
+    outlet_polling = _poll_bounds(path, "polling", data.get("polling", {}), PollBounds())
     raw_sources = data["sources"]
     if not isinstance(raw_sources, list) or not raw_sources:
         raise OutletError(path, "sources", "must be a non-empty array of tables")
@@ -176,14 +205,20 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
         where = f"sources[{i}]"
         if not isinstance(raw, dict):
             raise OutletError(path, where, "must be a table with kind and url")
-        _check_keys(path, where + ".", raw, {"kind", "url"})
+        _check_keys(path, where + ".", raw, {"kind", "url", "min_interval", "max_interval"})
         kind = raw.get("kind")
         if kind not in SOURCE_KINDS:
             raise OutletError(path, where + ".kind", f"must be one of {sorted(SOURCE_KINDS)}")
         url = _http_url(path, where + ".url", raw.get("url"))
         if not host_allowed(urlsplit(url).hostname or "", domains):
             raise OutletError(path, where + ".url", f"host of {url!r} is outside allowed_domains")
-        sources.append(Source(kind=kind, url=url))
+        polling = _poll_bounds(
+            path,
+            where,
+            {k: raw[k] for k in ("min_interval", "max_interval") if k in raw},
+            outlet_polling,
+        )
+        sources.append(Source(kind=kind, url=url, polling=polling))
 
     politeness = Politeness()
     if "politeness" in data:

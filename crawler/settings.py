@@ -47,6 +47,9 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 REDIRECT_MAX_TIMES = 5
 RETRY_TIMES = 2
+# Scrapy's list without 429: a server that asks us to slow down is not asked again at once; the
+# URL is recorded as failed (retried on a later run), a polled source waits for its Retry-After.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DNS_TIMEOUT = 20
 TWISTED_DNS_RESOLVER = "crawler.resolver.LocalhostAwareResolver"
 CLOSESPIDER_ERRORCOUNT = 1000
@@ -104,6 +107,26 @@ EXTENSIONS = {
     "crawler.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
 }
 NEWSCRAWL_WARC_DIR = os.environ.get("NEWSCRAWL_WARC_DIR")
+
+# Distributed mode (docs/scale-out.md): set NEWSCRAWL_REDIS_URL and every crawler becomes a
+# worker on the shared scrapy-redis queues, with the database's shared dedup index.
+NEWSCRAWL_DISTRIBUTED = False
+NEWSCRAWL_REDIS_URL = os.environ.get("NEWSCRAWL_REDIS_URL")
+NEWSCRAWL_REDIS_PREFIX = os.environ.get("NEWSCRAWL_REDIS_PREFIX", "newscrawl")
+# The Redis seen-set is dropped this long after it was started (the database is the record).
+NEWSCRAWL_SEEN_TTL = 24 * 3600
+# A source poll not answered this long after it was queued counts as lost and is queued again.
+NEWSCRAWL_POLL_LEASE = 900.0
+# A URL discovered but not stored (or failed) this long ago is sent again by the schedule.
+NEWSCRAWL_RESCHEDULE_AFTER = 600.0
+# A worker exits after its queues have been empty this many seconds ("" or None: never).
+NEWSCRAWL_WORKER_UNTIL_IDLE: float | None = None
+# How often an idle worker looks at the shared queues, in seconds.
+NEWSCRAWL_WORKER_QUEUE_CHECK = 1.0
+if NEWSCRAWL_REDIS_URL:
+    from crawler.distributed import distributed_settings
+
+    globals().update(distributed_settings(NEWSCRAWL_REDIS_URL, NEWSCRAWL_REDIS_PREFIX))
 
 LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"

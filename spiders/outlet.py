@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -22,7 +24,8 @@ from twisted.python.failure import Failure
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.items import ArticleItem, Discovery, FetchFailure
-from crawler.registry import FEED_KINDS, Outlet
+from crawler.polling import retry_after_seconds
+from crawler.registry import FEED_KINDS, Outlet, Source
 from crawler.urls import canonical_url
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
@@ -104,6 +107,10 @@ class OutletSpider(Spider):
     """Crawl one outlet's feeds and sitemaps; yield article pages with their discovery data."""
 
     outlet: ClassVar[Outlet]
+    #: a worker of the distributed mode: requests come from the shared queue, not start()
+    distributed: bool = False
+    #: in distributed mode, close after the queue has been empty this many seconds (None: never)
+    until_idle: float | None = None
     max_articles: int
     max_sitemaps: int
     max_sitemap_depth: int
@@ -114,6 +121,7 @@ class OutletSpider(Spider):
         super().__init__(*args, **kwargs)
         self._requested: set[str] = set()
         self._sitemaps_seen = 0
+        self._idle_since: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
@@ -124,13 +132,67 @@ class OutletSpider(Spider):
         spider.max_sitemap_depth = settings.getint("NEWSCRAWL_MAX_SITEMAP_DEPTH")
         spider.max_source_bytes = settings.getint("DOWNLOAD_MAXSIZE")
         spider.parse_timeout = settings.getfloat("NEWSCRAWL_PARSE_TIMEOUT")
+        spider.distributed = settings.getbool("NEWSCRAWL_DISTRIBUTED")
+        if spider.distributed:
+            until_idle = settings.get("NEWSCRAWL_WORKER_UNTIL_IDLE")
+            spider.until_idle = None if until_idle in (None, "") else float(until_idle)
+            crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+            crawler.signals.connect(spider._on_response, signal=signals.response_received)
         return spider
 
+    # -- distributed mode ----------------------------------------------------------------------
+
+    def _on_response(self, **_kwargs: Any) -> None:
+        self._idle_since = None
+
+    def _on_idle(self) -> None:
+        """A worker waits for the shared queue: it stays open while idle (scrapy-redis's
+        scheduler is asked again at every engine heartbeat), or until ``until_idle`` seconds
+        of an empty queue when it was started to drain the queue and exit."""
+        if self.until_idle is None:
+            raise DontCloseSpider
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < self.until_idle:
+            raise DontCloseSpider
+
+    def poll_request(self, source: Source, seq: int) -> Request:
+        """Poll number ``seq`` of a source, for the shared queue (``newscrawl schedule``)."""
+        request = self._source_request(source.url, source.kind, depth=0)
+        request.meta.update(poll_root=source.url, poll_seq=seq)
+        return request
+
+    def article_requests(self, entry: Discovery, *, refetch: bool = False) -> list[Request]:
+        """The article's request; ``refetch`` (the database says it is due) passes the shared
+        seen-set, which may remember a request that a dead worker never finished."""
+        requests = list(self._article_request(entry))
+        for request in requests:
+            request.dont_filter = refetch or not self.distributed
+        return requests
+
+    def _record_poll_error(self, request: Request, error: str, retry_after: float | None) -> None:
+        if not self.distributed or "poll_seq" not in request.meta:
+            return
+        runtime.db_writer().submit(
+            repo.record_poll,
+            runtime.database(self.crawler.settings),
+            self.outlet.id,
+            request.meta["poll_root"],
+            request.meta["poll_seq"],
+            error=error,
+            retry_after=retry_after,
+        )
+
     def _inc(self, key: str, count: int = 1) -> None:
-        if self.crawler is not None:
-            self.crawler.stats.inc_value(f"newscrawl/{key}", count)
+        # no crawler when ``newscrawl schedule`` builds requests with the spider
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None:
+            crawler.stats.inc_value(f"newscrawl/{key}", count)
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.distributed:
+            return  # workers take their requests from the shared queue
         for source in self.outlet.sources:
             yield self._source_request(source.url, source.kind, depth=0)
         for request in await self._pending_from_database():
@@ -183,8 +245,8 @@ class OutletSpider(Spider):
         self._inc("source/ok")
         self._inc(f"source/{kind}/fetched")
         if kind == "robots":
-            for url in sitemaps_from_robots(response.body, response.url):
-                for request in self._sitemap_request(url, depth=0):
+            for url in self._capped(sitemaps_from_robots(response.body, response.url)):
+                for request in self._sitemap_request(url, 0, response.meta):
                     yield request
             return
         # Decompressing (.xml.gz) and parsing both happen in the worker pool.
@@ -199,46 +261,64 @@ class OutletSpider(Spider):
                 )
         except FutureTimeout:
             self._inc("source/parse_timeout")
-            self._source_invalid(response.url, f"parsing took over {self.parse_timeout:g} s")
+            self._source_invalid(response, f"parsing took over {self.parse_timeout:g} s")
             return
         except Exception as exc:  # a parser crash on hostile bytes: this source only
-            self._source_invalid(response.url, f"{type(exc).__name__}: {exc}")
+            self._source_invalid(response, f"{type(exc).__name__}: {exc}")
             return
         if kind in FEED_KINDS:
             for reason, count in result.skipped.items():
                 self._inc(f"feed/entries_skipped/{reason}", count)
             if not result.valid:
-                self._source_invalid(response.url, result.error or "not a feed")
+                self._source_invalid(response, result.error or "not a feed")
                 return
             self._inc("feed/entries", len(result.entries))
         else:
             for reason, count in result.skipped.items():
                 self._inc(f"sitemap/entries_skipped/{reason}", count)
             if result.kind == "invalid":
-                self._source_invalid(response.url, result.error or "not a sitemap")
+                self._source_invalid(response, result.error or "not a sitemap")
                 return
             depth = response.meta.get("sitemap_depth", 0)
-            for url in result.sitemaps:
-                for request in self._sitemap_request(url, depth + 1):
+            for url in self._capped(result.sitemaps):
+                for request in self._sitemap_request(url, depth + 1, response.meta):
                     yield request
             self._inc("sitemap/entries", len(result.entries))
         for entry in result.entries:
-            for request in self._article_request(entry):
+            for request in self.article_requests(entry):
                 yield request
 
-    def _source_invalid(self, url: str, why: str) -> None:
+    def _source_invalid(self, response: Response, why: str) -> None:
         self._inc("source/invalid")
-        logger.warning("%s: source %s skipped: %s", self.name, url, why)
+        logger.warning("%s: source %s skipped: %s", self.name, response.url, why)
+        self._record_poll_error(response.request or Request(response.url), "invalid", None)
 
-    def _sitemap_request(self, url: str, depth: int) -> Iterator[Request]:
+    def _capped(self, urls: list[str]) -> list[str]:
+        """A one-off crawl caps the sitemaps of its whole run (``_sitemap_request``); a
+        long-running worker, whose lifetime has no end to count to, caps each sitemap's
+        children."""
+        if not self.distributed or len(urls) <= self.max_sitemaps:
+            return urls
+        self._inc("sitemap/cap_reached", len(urls) - self.max_sitemaps)
+        return urls[: self.max_sitemaps]
+
+    def _sitemap_request(
+        self, url: str, depth: int, parent_meta: dict[str, Any]
+    ) -> Iterator[Request]:
         if depth > self.max_sitemap_depth:
             self._inc("sitemap/too_deep")
             return
-        if self._sitemaps_seen >= self.max_sitemaps:
-            self._inc("sitemap/cap_reached")
-            return
-        self._sitemaps_seen += 1
-        yield self._source_request(url, "sitemap", depth)
+        if not self.distributed:
+            if self._sitemaps_seen >= self.max_sitemaps:
+                self._inc("sitemap/cap_reached")
+                return
+            self._sitemaps_seen += 1
+        request = self._source_request(url, "sitemap", depth)
+        if "poll_seq" in parent_meta:  # a sitemap under a polled source is part of that poll
+            request.meta.update(
+                poll_root=parent_meta["poll_root"], poll_seq=parent_meta["poll_seq"]
+            )
+        yield request
 
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
@@ -248,6 +328,12 @@ class OutletSpider(Spider):
         logger.error(
             "%s: could not fetch source %s: %s (%s)", self.name, request.url, reason, detail
         )
+        retry_after = None
+        if isinstance(failure.value, HttpError):
+            retry_after = retry_after_seconds(
+                failure.value.response.headers.get(b"Retry-After"), utcnow()
+            )
+        self._record_poll_error(request, reason, retry_after)
 
     # -- articles ------------------------------------------------------------------------------
 
@@ -260,13 +346,16 @@ class OutletSpider(Spider):
         if not self.outlet.is_article_url(canonical):
             self._inc("discovery/not_article")
             return
-        if canonical in self._requested:
-            self._inc("discovery/repeated")
-            return
-        if len(self._requested) >= self.max_articles:
-            self._inc("discovery/cap_reached")
-            return
-        self._requested.add(canonical)
+        # A worker's lifetime has no end to cap it by: the shared seen-set and the database
+        # stand in for this per-run set there.
+        if not self.distributed:
+            if canonical in self._requested:
+                self._inc("discovery/repeated")
+                return
+            if len(self._requested) >= self.max_articles:
+                self._inc("discovery/cap_reached")
+                return
+            self._requested.add(canonical)
         self._inc("discovery/articles")
         yield Request(
             entry.url,

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
 from crawler.dedup import Decision, DedupEngine, Fingerprint
+from crawler.polling import SourceState
 from crawler.registry import Outlet as OutletDef
 from storage import signatures
 from storage.db import Database
@@ -68,15 +69,136 @@ def ensure_outlet(db: Database, outlet_id: str) -> None:
         )
 
 
-def record_source_poll(
-    db: Database, outlet_id: str, url: str, status: str, entries: int | None
+def source_states(db: Database, outlet_id: str) -> dict[str, tuple[int, SourceState]]:
+    """Each source of an outlet: its row id and polling state, by URL."""
+    with db.read() as s:
+        rows = s.scalars(select(Source).where(Source.outlet_id == outlet_id)).all()
+    return {
+        r.url: (
+            r.id,
+            SourceState(
+                poll_interval=r.poll_interval,
+                next_poll_at=r.next_poll_at,
+                enqueued_at=r.enqueued_at,
+                retry_not_before=r.retry_not_before,
+                poll_seq=r.poll_seq,
+                polled_seq=r.polled_seq,
+                applied_seq=r.applied_seq,
+                poll_items=r.poll_items,
+                poll_new=r.poll_new,
+                poll_errors=r.poll_errors,
+                error_streak=r.error_streak,
+            ),
+        )
+        for r in rows
+    }
+
+
+def save_source_plan(db: Database, source_id: int, seen_seq: int, state: SourceState) -> bool:
+    """Store a schedule's decision, unless another scheduler changed the source since it was
+    read (``seen_seq``): then nothing is written and False says "do not enqueue"."""
+    values = {
+        "poll_interval": state.poll_interval,
+        "next_poll_at": state.next_poll_at,
+        "enqueued_at": state.enqueued_at,
+        "retry_not_before": state.retry_not_before,
+        "poll_seq": state.poll_seq,
+        "applied_seq": state.applied_seq,
+        "error_streak": state.error_streak,
+    }
+    with db.write() as s:
+        current = s.scalar(select(Source.applied_seq).where(Source.id == source_id))
+        if current is not None and state.applied_seq > current:
+            # a poll was judged: its counters start again (a late response of the judged poll
+            # counts towards the next one)
+            values.update(poll_items=0, poll_new=0, poll_errors=0)
+        result = s.execute(
+            update(Source)
+            .where(Source.id == source_id, Source.poll_seq == seen_seq)
+            .values(**values)
+        )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def record_poll(
+    db: Database,
+    outlet_id: str,
+    url: str,
+    seq: int,
+    *,
+    items: int = 0,
+    new: int = 0,
+    error: str | None = None,
+    retry_after: float | None = None,
 ) -> None:
+    """What one response of poll ``seq`` of the source at ``url`` held (a feed, or a sitemap
+    under it): added to the source's counters for the next schedule to judge."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "poll_items": Source.poll_items + items,
+        "poll_new": Source.poll_new + new,
+        "poll_errors": Source.poll_errors + (1 if error else 0),
+        "polled_seq": case((Source.polled_seq < seq, seq), else_=Source.polled_seq),
+        "last_polled_at": now,
+        "last_status": (error or "ok")[:64],
+    }
+    if retry_after is not None:
+        values["retry_not_before"] = now + timedelta(seconds=retry_after)
     with db.write() as s:
         s.execute(
-            update(Source)
-            .where(Source.outlet_id == outlet_id, Source.url == url)
-            .values(last_polled_at=utcnow(), last_status=status[:64], last_entry_count=entries)
+            update(Source).where(Source.outlet_id == outlet_id, Source.url == url).values(**values)
         )
+
+
+def stored_among(db: Database, outlet_id: str, urls: Sequence[str]) -> dict[str, datetime]:
+    """Which of ``urls`` (canonical) the database already holds for the outlet, with when each
+    was fetched: the per-batch form of ``stored_urls`` for long-running workers."""
+    if not urls:
+        return {}
+    wanted = list(set(urls))
+    with db.read() as s:
+        rows = s.execute(
+            select(UrlState.url, Article.fetched_at)
+            .join(Article, Article.id == UrlState.article_id)
+            .where(UrlState.url.in_(wanted), UrlState.state == "stored")
+        ).all()
+        aliases = s.execute(
+            select(UrlAlias.url, Article.fetched_at)
+            .join(Article, Article.id == UrlAlias.article_id)
+            .where(UrlAlias.url.in_(wanted), Article.outlet_id == outlet_id)
+        ).all()
+    return {url: fetched for url, fetched in [*aliases, *rows]}
+
+
+def claim_pending_urls(
+    db: Database, outlet_id: str, max_attempts: int, idle_seconds: float, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Like ``pending_urls``, for the distributed schedule: only URLs untouched for
+    ``idle_seconds`` (queued or in flight elsewhere otherwise), and each one claimed by
+    touching it, so the next schedule waits as long again before re-sending it."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=idle_seconds)
+    with db.write() as s:
+        rows = s.execute(
+            select(UrlState.url, UrlState.discovery)
+            .where(
+                UrlState.outlet_id == outlet_id,
+                UrlState.state.in_(("discovered", "failed")),
+                UrlState.attempts < max_attempts,
+                UrlState.discovery.is_not(None),
+                UrlState.updated_at <= cutoff,
+            )
+            .order_by(UrlState.first_seen_at)
+            .limit(limit)
+        ).all()
+        claimed = [(url, dict(discovery)) for url, discovery in rows if discovery]
+        if claimed:
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url.in_([url for url, _ in claimed]))
+                .values(updated_at=now)
+            )
+    return claimed
 
 
 def stored_urls(db: Database, outlet_id: str) -> dict[str, datetime]:
@@ -98,11 +220,12 @@ def stored_urls(db: Database, outlet_id: str) -> dict[str, datetime]:
 
 def record_discovered(
     db: Database, outlet_id: str, entries: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
+) -> int:
     """New URLs as ``discovered`` (with their feed/sitemap metadata), before they are fetched:
-    one that is in flight when the process dies is still on record for the next run."""
+    one that is in flight when the process dies is still on record for the next run. Returns
+    how many were new to the database (adaptive polling's signal)."""
     if not entries:
-        return
+        return 0
     now = utcnow()
     rows = [
         {
@@ -118,7 +241,13 @@ def record_discovered(
     ]
     with db.write() as s:
         # one executemany for a whole feed's new URLs, not a statement each
-        s.execute(_insert(s, UrlState).on_conflict_do_nothing(index_elements=["url"]), rows)
+        inserted = s.execute(
+            _insert(s, UrlState)
+            .on_conflict_do_nothing(index_elements=["url"])
+            .returning(UrlState.url),
+            rows,
+        ).all()
+    return len(inserted)
 
 
 def pending_urls(
