@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
 from crawler.dates import utcnow
 from crawler.items import Discovery
@@ -41,7 +42,7 @@ def distributed_settings(redis_url: str, prefix: str = DEFAULT_PREFIX) -> dict[s
         "NEWSCRAWL_DISTRIBUTED": True,
         "NEWSCRAWL_DEDUP_INDEX": "database",
         "REDIS_URL": redis_url,
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "crawler.distributed.SharedQueueScheduler",
         "SCHEDULER_PERSIST": True,  # the queue outlives any one worker
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "SCHEDULER_QUEUE_KEY": f"{prefix}:%(spider)s:requests",
@@ -78,6 +79,37 @@ class ExpiringSeenFilter(RFPDupeFilter):  # type: ignore[misc]  # scrapy-redis h
         pipe.expire(self.key, self.ttl, nx=True)  # one round trip for both
         added, _ = pipe.execute()
         return bool(added == 0)
+
+
+class SharedQueueScheduler(RedisScheduler):  # type: ignore[misc]  # scrapy-redis has no types
+    """scrapy-redis's scheduler, taking from the shared queue only what this process can work
+    on soon. Scrapy pulls requests until its downloader is full (``CONCURRENT_REQUESTS``) and
+    loopback or fast sites answer in milliseconds: the first worker to see a feed would take
+    its whole list and leave the other workers idle while its extraction pool works through it.
+    Here a crawler takes no request while the process's extraction backlog plus its own
+    downloads reach ``NEWSCRAWL_WORKER_PREFETCH`` (default: four per extraction process)."""
+
+    crawler: Any = None
+    prefetch = 8
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedQueueScheduler:
+        from crawler import runtime
+
+        instance: SharedQueueScheduler = super().from_crawler(crawler)
+        instance.crawler = crawler
+        configured = crawler.settings.getint("NEWSCRAWL_WORKER_PREFETCH")
+        instance.prefetch = configured or 4 * runtime.extraction_workers(crawler.settings)
+        return instance
+
+    def next_request(self) -> Any:
+        from crawler import runtime
+
+        engine = self.crawler.engine if self.crawler is not None else None
+        downloading = len(engine.downloader.active) if engine is not None else 0
+        if runtime.extraction_backlog + downloading >= self.prefetch:
+            return None  # the engine asks again as each request in hand completes
+        return super().next_request()
 
 
 @dataclass

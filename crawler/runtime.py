@@ -20,6 +20,9 @@ _lock = threading.Lock()
 _databases: dict[str, Database] = {}
 _pool: ProcessPool | None = None
 _writer: ThreadPoolExecutor | None = None
+#: Articles of this process waiting for or in extraction, across all its crawlers (updated on
+#: the reactor thread only). A distributed worker takes no more work while it is high.
+extraction_backlog = 0
 
 
 def database(settings: Any) -> Database:

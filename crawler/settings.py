@@ -121,6 +121,9 @@ NEWSCRAWL_POLL_LEASE = 900.0
 NEWSCRAWL_RESCHEDULE_AFTER = 600.0
 # A worker exits after its queues have been empty this many seconds ("" or None: never).
 NEWSCRAWL_WORKER_UNTIL_IDLE: float | None = None
+# A worker takes no more requests from the shared queue while its extraction backlog and
+# downloads reach this many (0: four per extraction process).
+NEWSCRAWL_WORKER_PREFETCH = 0
 # How often an idle worker looks at the shared queues, in seconds.
 NEWSCRAWL_WORKER_QUEUE_CHECK = 1.0
 if NEWSCRAWL_REDIS_URL:

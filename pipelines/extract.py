@@ -47,6 +47,7 @@ class ExtractPipeline:
             ),
             timeout=self.timeout,
         )
+        runtime.extraction_backlog += 1  # reactor thread only: no lock needed
         try:
             page = await asyncio.wrap_future(future)
         except ExtractionFailed as exc:
@@ -57,6 +58,8 @@ class ExtractPipeline:
             raise self._drop("extraction_crashed", str(exc)) from exc
         except Exception as exc:  # a parser bug on one hostile page must not stop the crawl
             raise self._drop("extraction_error", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            runtime.extraction_backlog -= 1
         item.html = ""  # the page is not needed past here; keep items small
         merged = reconcile(page, item.discovery, outlet.language)
         item.title = merged.title
