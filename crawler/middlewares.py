@@ -51,6 +51,10 @@ class KnownUrlFilter:
     ) -> AsyncIterator[Any]:
         output = [obj async for obj in result]
         articles = [r for r in output if isinstance(r, Request) and "canonical_url" in r.meta]
+        if not articles and "poll_seq" not in getattr(response, "meta", {}):
+            for obj in output:  # an article page: nothing to look up or record
+                yield obj
+            return
         db = runtime.database(self.crawler.settings)
         outlet_id = self.crawler.spider.outlet.id
         known = self.known
