@@ -256,7 +256,6 @@ def test_a_feed_that_changes_is_polled_more_often_within_bounds(
     for i in range(4):
         mock_server.route(host, f"/a/{i}", "<html><body><p>x</p></body></html>")
 
-    os.environ.update(cluster.env())
     from crawler.cli import _scrapy_settings
     from crawler.distributed import distributed_settings
 
