@@ -190,7 +190,7 @@ class Scheduler:
                 report.sources[decision.reason] = report.sources.get(decision.reason, 0) + 1
                 if decision.state == state:
                     continue
-                if not repo.save_source_plan(self.db, source_id, state.poll_seq, decision.state):
+                if not repo.save_source_plan(self.db, source_id, state, decision.state):
                     continue  # another scheduler got there first
                 if decision.enqueue:
                     queue.push(spider.poll_request(source, decision.state.poll_seq))

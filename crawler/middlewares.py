@@ -61,7 +61,7 @@ class KnownUrlFilter:
         if self.distributed and self.enabled and articles:
             known = await asyncio.wrap_future(
                 runtime.db_writer().submit(
-                    repo.stored_among, db, outlet_id, [r.meta["canonical_url"] for r in articles]
+                    repo.stored_urls, db, outlet_id, [r.meta["canonical_url"] for r in articles]
                 )
             )
         passed: list[Any] = []

@@ -11,7 +11,7 @@ only add up what each poll held (see ``storage.repo.record_poll``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -108,14 +108,14 @@ def plan(state: SourceState, bounds: PollBounds, now: datetime, lease: float) ->
         outcome = PollOutcome(s.poll_items, s.poll_new, s.poll_errors)
         interval = next_interval(s.poll_interval, bounds, outcome)
         started = s.enqueued_at or now
-        s = SourceState(
+        s = replace(
+            s,
             poll_interval=interval,
             next_poll_at=started + timedelta(seconds=interval),
-            enqueued_at=s.enqueued_at,
-            retry_not_before=s.retry_not_before,
-            poll_seq=s.poll_seq,
-            polled_seq=s.polled_seq,
             applied_seq=s.polled_seq,
+            poll_items=0,
+            poll_new=0,
+            poll_errors=0,
             error_streak=s.error_streak + 1 if outcome.failed else 0,
         )
     in_flight = s.poll_seq > s.polled_seq
@@ -131,14 +131,5 @@ def plan(state: SourceState, bounds: PollBounds, now: datetime, lease: float) ->
         reason = "due"
     if s.retry_not_before is not None and s.retry_not_before > now:
         return PollPlan(s, False, "held")
-    enqueued = SourceState(
-        poll_interval=s.poll_interval,
-        next_poll_at=s.next_poll_at,
-        enqueued_at=now,
-        retry_not_before=None,
-        poll_seq=s.poll_seq + 1,
-        polled_seq=s.polled_seq,
-        applied_seq=s.applied_seq,
-        error_streak=s.error_streak,
-    )
+    enqueued = replace(s, enqueued_at=now, retry_not_before=None, poll_seq=s.poll_seq + 1)
     return PollPlan(enqueued, True, reason)

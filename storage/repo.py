@@ -4,7 +4,7 @@ keyed by natural keys (canonical URL, outlet id), so re-runs and concurrent writ
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,31 +73,14 @@ def source_states(db: Database, outlet_id: str) -> dict[str, tuple[int, SourceSt
     """Each source of an outlet: its row id and polling state, by URL."""
     with db.read() as s:
         rows = s.scalars(select(Source).where(Source.outlet_id == outlet_id)).all()
-    return {
-        r.url: (
-            r.id,
-            SourceState(
-                poll_interval=r.poll_interval,
-                next_poll_at=r.next_poll_at,
-                enqueued_at=r.enqueued_at,
-                retry_not_before=r.retry_not_before,
-                poll_seq=r.poll_seq,
-                polled_seq=r.polled_seq,
-                applied_seq=r.applied_seq,
-                poll_items=r.poll_items,
-                poll_new=r.poll_new,
-                poll_errors=r.poll_errors,
-                error_streak=r.error_streak,
-            ),
-        )
-        for r in rows
-    }
+    names = [f.name for f in fields(SourceState)]  # the columns of the same names
+    return {r.url: (r.id, SourceState(**{n: getattr(r, n) for n in names})) for r in rows}
 
 
-def save_source_plan(db: Database, source_id: int, seen_seq: int, state: SourceState) -> bool:
+def save_source_plan(db: Database, source_id: int, seen: SourceState, state: SourceState) -> bool:
     """Store a schedule's decision, unless another scheduler changed the source since it was
-    read (``seen_seq``): then nothing is written and False says "do not enqueue"."""
-    values = {
+    read as ``seen``: then nothing is written and False says "do not enqueue"."""
+    values: dict[str, Any] = {
         "poll_interval": state.poll_interval,
         "next_poll_at": state.next_poll_at,
         "enqueued_at": state.enqueued_at,
@@ -106,15 +89,14 @@ def save_source_plan(db: Database, source_id: int, seen_seq: int, state: SourceS
         "applied_seq": state.applied_seq,
         "error_streak": state.error_streak,
     }
+    if state.applied_seq > seen.applied_seq:
+        # a poll was judged: its counters start again (a late response of the judged poll
+        # counts towards the next one)
+        values.update(poll_items=0, poll_new=0, poll_errors=0)
     with db.write() as s:
-        current = s.scalar(select(Source.applied_seq).where(Source.id == source_id))
-        if current is not None and state.applied_seq > current:
-            # a poll was judged: its counters start again (a late response of the judged poll
-            # counts towards the next one)
-            values.update(poll_items=0, poll_new=0, poll_errors=0)
         result = s.execute(
             update(Source)
-            .where(Source.id == source_id, Source.poll_seq == seen_seq)
+            .where(Source.id == source_id, Source.poll_seq == seen.poll_seq)
             .values(**values)
         )
     return bool(getattr(result, "rowcount", 0))
@@ -150,26 +132,6 @@ def record_poll(
         )
 
 
-def stored_among(db: Database, outlet_id: str, urls: Sequence[str]) -> dict[str, datetime]:
-    """Which of ``urls`` (canonical) the database already holds for the outlet, with when each
-    was fetched: the per-batch form of ``stored_urls`` for long-running workers."""
-    if not urls:
-        return {}
-    wanted = list(set(urls))
-    with db.read() as s:
-        rows = s.execute(
-            select(UrlState.url, Article.fetched_at)
-            .join(Article, Article.id == UrlState.article_id)
-            .where(UrlState.url.in_(wanted), UrlState.state == "stored")
-        ).all()
-        aliases = s.execute(
-            select(UrlAlias.url, Article.fetched_at)
-            .join(Article, Article.id == UrlAlias.article_id)
-            .where(UrlAlias.url.in_(wanted), Article.outlet_id == outlet_id)
-        ).all()
-    return {url: fetched for url, fetched in [*aliases, *rows]}
-
-
 def claim_pending_urls(
     db: Database, outlet_id: str, max_attempts: int, idle_seconds: float, limit: int
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -201,21 +163,31 @@ def claim_pending_urls(
     return claimed
 
 
-def stored_urls(db: Database, outlet_id: str) -> dict[str, datetime]:
+def stored_urls(
+    db: Database, outlet_id: str, among: Sequence[str] | None = None
+) -> dict[str, datetime]:
     """Canonical URLs (and their aliases) already stored for an outlet, with when the stored
-    version was fetched: not fetched again unless the feed says the article changed since."""
+    version was fetched: not fetched again unless the feed says the article changed since.
+    ``among`` limits the answer to those URLs (a long-running worker asks per feed response
+    instead of loading the outlet's whole list once)."""
+    states = select(UrlState.url, Article.fetched_at).join(
+        Article, Article.id == UrlState.article_id
+    )
+    states = states.where(UrlState.outlet_id == outlet_id, UrlState.state == "stored")
+    aliases = select(UrlAlias.url, Article.fetched_at).join(
+        Article, Article.id == UrlAlias.article_id
+    )
+    aliases = aliases.where(Article.outlet_id == outlet_id)
+    if among is not None:
+        if not among:
+            return {}
+        wanted = list(set(among))
+        states = states.where(UrlState.url.in_(wanted))
+        aliases = aliases.where(UrlAlias.url.in_(wanted))
     with db.read() as s:
-        rows = s.execute(
-            select(UrlState.url, Article.fetched_at)
-            .join(Article, Article.id == UrlState.article_id)
-            .where(UrlState.outlet_id == outlet_id, UrlState.state == "stored")
-        ).all()
-        aliases = s.execute(
-            select(UrlAlias.url, Article.fetched_at)
-            .join(Article, Article.id == UrlAlias.article_id)
-            .where(Article.outlet_id == outlet_id)
-        ).all()
-    return {url: fetched for url, fetched in [*aliases, *rows]}
+        rows = s.execute(states).all()
+        alias_rows = s.execute(aliases).all()
+    return {url: fetched for url, fetched in [*alias_rows, *rows]}
 
 
 def record_discovered(

@@ -181,6 +181,16 @@ def apply_decision(session: Session, article_id: int, decision: Decision | None)
         )
 
 
+#: What ``_keys_for_rows`` needs of a stored signature to compute its index keys.
+INDEX_COLUMNS = (
+    Signature.article_id,
+    Signature.shingling,
+    Signature.exact_hash,
+    Signature.minhash,
+    Signature.lead_minhash,
+)
+
+
 def iter_index_rows(
     db: Database, scheme_id: int, params: DedupParams, window_days: float, batch: int = 20_000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -188,13 +198,7 @@ def iter_index_rows(
     since: datetime = utcnow() - timedelta(days=window_days)
     with db.read() as s:
         result = s.execute(
-            select(
-                Signature.article_id,
-                Signature.shingling,
-                Signature.exact_hash,
-                Signature.minhash,
-                Signature.lead_minhash,
-            )
+            select(*INDEX_COLUMNS)
             .where(Signature.scheme_id == scheme_id, Signature.indexed_at >= since)
             .order_by(Signature.article_id)
             .execution_options(yield_per=batch)
@@ -317,13 +321,7 @@ def backfill_bands(
     while True:
         with db.write() as s:
             rows = s.execute(
-                select(
-                    Signature.article_id,
-                    Signature.shingling,
-                    Signature.exact_hash,
-                    Signature.minhash,
-                    Signature.lead_minhash,
-                )
+                select(*INDEX_COLUMNS)
                 .where(
                     Signature.scheme_id == scheme_id,
                     Signature.indexed_at >= since,
