@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
 from urllib.parse import urljoin
@@ -166,23 +167,28 @@ class OutletSpider(Spider):
     def article_requests(self, entry: Discovery, *, refetch: bool = False) -> list[Request]:
         """The article's request; ``refetch`` (the database says it is due) passes the shared
         seen-set, which may remember a request that a dead worker never finished."""
-        requests = list(self._article_request(entry))
-        for request in requests:
-            request.dont_filter = refetch or not self.distributed
-        return requests
+        return list(self._article_request(entry, dont_filter=refetch or not self.distributed))
 
-    def _record_poll_error(self, request: Request, error: str, retry_after: float | None) -> None:
-        if not self.distributed or "poll_seq" not in request.meta:
+    def _record_poll_error(
+        self, meta: dict[str, Any], error: str, retry_after: float | None
+    ) -> None:
+        if not self.distributed or "poll_seq" not in meta:
             return
-        runtime.db_writer().submit(
+        future = runtime.db_writer().submit(
             repo.record_poll,
             runtime.database(self.crawler.settings),
             self.outlet.id,
-            request.meta["poll_root"],
-            request.meta["poll_seq"],
+            meta["poll_root"],
+            meta["poll_seq"],
             error=error,
             retry_after=retry_after,
         )
+        future.add_done_callback(self._poll_error_recorded)
+
+    def _poll_error_recorded(self, future: Future[None]) -> None:
+        # not awaited (an errback may not be async), but a failed write is said, not lost
+        if future.exception() is not None:
+            logger.error("%s: could not record a failed poll: %s", self.name, future.exception())
 
     def _inc(self, key: str, count: int = 1) -> None:
         # no crawler when ``newscrawl schedule`` builds requests with the spider
@@ -291,7 +297,7 @@ class OutletSpider(Spider):
     def _source_invalid(self, response: Response, why: str) -> None:
         self._inc("source/invalid")
         logger.warning("%s: source %s skipped: %s", self.name, response.url, why)
-        self._record_poll_error(response.request or Request(response.url), "invalid", None)
+        self._record_poll_error(response.meta, "invalid", None)
 
     def _capped(self, urls: list[str]) -> list[str]:
         """A one-off crawl caps the sitemaps of its whole run (``_sitemap_request``); a
@@ -333,11 +339,11 @@ class OutletSpider(Spider):
             retry_after = retry_after_seconds(
                 failure.value.response.headers.get(b"Retry-After"), utcnow()
             )
-        self._record_poll_error(request, reason, retry_after)
+        self._record_poll_error(request.meta, reason, retry_after)
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_request(self, entry: Discovery) -> Iterator[Request]:
+    def _article_request(self, entry: Discovery, *, dont_filter: bool = True) -> Iterator[Request]:
         try:
             canonical = canonical_url(entry.url)
         except ValueError:
@@ -362,9 +368,10 @@ class OutletSpider(Spider):
             callback=self.parse_article,
             errback=self.article_failed,
             meta={"discovery": entry.to_meta(), "canonical_url": canonical},
-            # Deduplicated above by canonical URL; Scrapy's dupefilter would silently drop a
-            # redirect back to a seen URL (a loop) and leave no reason behind.
-            dont_filter=True,
+            # One crawl deduplicates above by canonical URL; Scrapy's dupefilter would silently
+            # drop a redirect back to a seen URL (a loop) and leave no reason behind. Workers
+            # pass False: the shared seen-set is what keeps two of them off one article.
+            dont_filter=dont_filter,
         )
 
     # Article callbacks return lists, not generators: Scrapy re-reads a generator callback's source
