@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.syndication import KEEP_LEVELS, Doc, build, long_documents
+from bench.syndication import Doc, build, distinct_articles, load_articles, long_documents
 from crawler.corpus_dedup import MemoryDeduper
-from crawler.dedup import DedupParams, fingerprint
+from crawler.dedup import DedupParams
 
 
 def rss_bytes() -> int:
@@ -114,9 +114,10 @@ def run_ours(docs: list[Doc], params: DedupParams) -> list[str | None]:
     d = MemoryDeduper(params)
     out: list[str | None] = []
     for doc in docs:
-        i = d.add_fingerprint(fingerprint(doc.text, params), doc.published)
-        matched = d.docs[i].matched_id
+        i = d.add(doc.text, doc.published)
+        matched = d.result(i).matched_id
         out.append(docs[matched].story if matched is not None else None)
+    d.close()
     return out
 
 
@@ -130,31 +131,129 @@ def run_baseline(docs: list[Doc]) -> list[str | None]:
     return out
 
 
+def run_brute_force(docs: list[Doc], threshold: float = 0.3) -> list[str | None]:
+    """The reference with no index: every earlier document compared, exact containment of
+    word 5-grams, the best one taken at ``threshold`` and above."""
+    sets = [set(baseline_shingles(d.text)) for d in docs]
+    out: list[str | None] = []
+    for i, mine in enumerate(sets):
+        best, best_c = None, 0.0
+        for j in range(i):
+            other = sets[j]
+            if mine and other:
+                c = len(mine & other) / min(len(mine), len(other))
+                if c > best_c:
+                    best, best_c = j, c
+        out.append(docs[best].story if best is not None and best_c >= threshold else None)
+    return out
+
+
+METHODS: dict[str, Callable[[list[Doc]], list[str | None]]] = {
+    "newscrawl": lambda docs: run_ours(docs, DedupParams()),
+    "datasketch defaults": run_baseline,
+    "brute force C5>=0.3": run_brute_force,
+}
+
+
+def print_scores(docs: list[Doc], rounds: int = 1, seed: int = 1) -> dict[str, dict[str, Any]]:
+    """Each method on ``docs`` in ``rounds`` shuffled arrival orders, scores summed."""
+    import random
+
+    totals: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        order = list(docs)
+        random.Random(seed + r).shuffle(order)
+        for name, method in METHODS.items():
+            got = score(order, method(order))
+            t = totals.setdefault(name, {"tp": 0, "fp": 0, "fn": 0, "follow_ups_merged": 0})
+            for key in t:
+                t[key] += got[key]
+    for name, t in totals.items():
+        t["precision"] = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 1.0
+        t["recall"] = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 1.0
+        print(
+            f"  {name:<21} precision {t['precision']:.3f}  recall {t['recall']:.3f}  "
+            f"(tp {t['tp']}, fp {t['fp']}, fn {t['fn']}; follow-ups merged "
+            f"{t['follow_ups_merged']})"
+        )
+    return totals
+
+
+REAL_LABELS = Path(__file__).parent / "data" / "syndication-real.tsv"
+
+
+def load_real(texts: Path) -> dict[str, list[Doc]]:
+    """The real development set by split: labels from ``bench/data/syndication-real.tsv``,
+    texts from a JSON Lines file of ``id`` and ``text`` (kept outside the repository: the
+    pages are third-party text). Same-topic and template pages are each their own story."""
+    import csv
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    with REAL_LABELS.open(encoding="utf-8", newline="") as fh:
+        labels = {row["id"]: row for row in csv.DictReader(fh, delimiter="\t")}
+    by_split: dict[str, list[Doc]] = defaultdict(list)
+    missing = changed = 0
+    with texts.open(encoding="utf-8") as fh:
+        rows = {r["id"]: r for r in map(json.loads, fh) if r.get("id") in labels}
+    t0 = datetime(2025, 3, 1, tzinfo=UTC)
+    for doc_id, label in labels.items():
+        row = rows.get(doc_id)
+        if row is None:
+            missing += 1
+            continue
+        if hashlib.sha256(row["text"].encode()).hexdigest()[:16] != label["sha256"]:
+            changed += 1
+        kind = "copy" if label["kind"] == "copy" else label["kind"]
+        by_split[label["split"]].append(Doc(doc_id, row["text"], label["cluster"], kind, None, t0))
+    if missing or changed:
+        print(f"  (real set: {missing} texts missing, {changed} differ from the labelled ones)")
+    return by_split
+
+
 def quality(args: argparse.Namespace) -> None:
-    print("== quality: labelled syndication set (real BBC articles) ==")
-    docs = build(args.stories, args.follow_ups, args.unrelated, seed=args.seed)
-    kinds = defaultdict(int)
-    for d in docs:
-        kinds[d.kind] += 1
-    print(f"documents: {len(docs)} ({dict(kinds)}), random arrival order, seed {args.seed}")
-    params = DedupParams()
-    ours = score(docs, run_ours(docs, params))
-    base = score(docs, run_baseline(docs))
-    for name, s in (("newscrawl", ours), ("datasketch defaults", base)):
+    print("== quality: precision and recall of 'a copy of an earlier-arrived document' ==")
+    if args.real:
+        real = load_real(Path(args.real))
+        for split in ("dev", "test"):
+            docs = real[split]
+            stories = len({d.story for d in docs if d.kind == "copy"})
+            role = "parameters chosen on it" if split == "dev" else "held out"
+            print(
+                f"real pages, {split} split ({role}): "
+                f"{len(docs)} pages, {stories} stories, {args.real_rounds} shuffled orders"
+            )
+            print_scores(docs, rounds=args.real_rounds)
+    else:
         print(
-            f"{name:<20} precision {s['precision']:.4f}  recall {s['recall']:.4f}  "
-            f"(tp {s['tp']}, fp {s['fp']}, fn {s['fn']}); "
-            f"follow-ups merged: {s['follow_ups_merged']}"
+            "real pages: skipped (give --real FILE, the texts of bench/data/syndication-real.tsv)"
         )
-    print("recall by share of paragraphs kept (copies arriving after another member):")
-    print("  keep   newscrawl  datasketch")
-    for keep in KEEP_LEVELS:
+    articles = distinct_articles(load_articles())
+    for style, seed in (("house", args.seed), ("other", args.seed + 1)):
+        docs = build(
+            args.stories,
+            args.follow_ups,
+            args.unrelated,
+            seed=seed,
+            articles=articles,
+            style=style,
+            n_templates=args.templates,
+            n_same_topic=args.same_topic,
+        )
+        kinds: dict[str, int] = defaultdict(int)
+        for d in docs:
+            kinds[d.kind] += 1
+        tuned = "parameters chosen on it" if style == "house" else "held out"
         print(
-            f"  {keep:.1f}   {ours['recall_by_keep'].get(keep, float('nan')):.3f}      "
-            f"{base['recall_by_keep'].get(keep, float('nan')):.3f}"
+            f"generator, '{style}' outlet furniture ({tuned}): {len(docs)} documents {dict(kinds)}"
         )
-    ratio = ours["recall"] / base["recall"] if base["recall"] else float("inf")
-    print(f"recall ratio newscrawl / datasketch: {ratio:.2f}")
+        print_scores(docs)
+        ours = score(docs, run_ours(docs, DedupParams()))
+        print(
+            "  newscrawl recall by share of paragraphs kept: "
+            + ", ".join(f"{k:.1f}: {v:.3f}" for k, v in ours["recall_by_keep"].items())
+        )
 
 
 # -- throughput ---------------------------------------------------------------------------------
@@ -170,102 +269,136 @@ def median_rate(fn: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def throughput(args: argparse.Namespace) -> None:
-    print(f"== throughput: about 800-word documents, {args.prefill:,} already indexed, one core ==")
-    texts = long_documents(args.timed_docs)
-    words = statistics.median(len(t.split()) for t in texts)
-    params = DedupParams()
-    rng = np.random.default_rng(5)
+def _corpus(count: int, seed: int) -> list[str]:
+    """News-length texts with a share of copies among them (a tenth are trimmed copies of an
+    earlier text), so that candidates and verification cost what they cost on news."""
+    import random
 
-    def ours() -> int:
-        d = MemoryDeduper(params)
-        # Prefill: documents with random band keys (the index's size is what a query pays for).
-        width = 1 + params.bands + params.lead_bands
-        d.engine.index.add_many(
-            np.arange(args.prefill, dtype=np.uint32) + np.uint32(10_000_000),
-            rng.integers(0, 2**63, size=(args.prefill, width), dtype=np.uint64),
-        )
-        started = time.perf_counter()
+    rng = random.Random(seed)
+    texts = long_documents(count, seed=seed)
+    for i in range(1, len(texts)):
+        if rng.random() < 0.1:
+            paras = texts[rng.randrange(i)].split("\n\n")
+            texts[i] = "\n\n".join(paras[: max(2, len(paras) // 2)])
+    return texts
+
+
+def throughput(args: argparse.Namespace) -> None:
+    print(
+        f"== throughput: about 800-word documents, {args.prefill:,} already indexed, one core "
+        "(a tenth are copies) =="
+    )
+    params = DedupParams()
+    prefill = _corpus(args.prefill, seed=5)
+    texts = _corpus(args.timed_docs, seed=6)
+    words = statistics.median(len(t.split()) for t in texts)
+    d = MemoryDeduper(params)
+    started = time.perf_counter()
+    for t in prefill:
+        d.add(t)
+    print(
+        f"(indexed {len(prefill):,} real documents first, in {time.perf_counter() - started:.0f} s)"
+    )
+
+    def ours() -> float:
+        begun = time.process_time()
         for t in texts:
             d.add(t)
-        ours.elapsed = time.perf_counter() - started  # type: ignore[attr-defined]
-        return len(texts)
+        return len(texts) / (time.process_time() - begun)
 
-    def baseline() -> int:
+    def baseline() -> float:
         from datasketch import LeanMinHash, MinHash
 
         b = Baseline()
+        rng = np.random.default_rng(5)
         for i in range(args.prefill):
             hv = rng.integers(0, 2**32 - 1, size=128, dtype=np.uint64)
             b.lsh.insert(
                 f"p{i}", LeanMinHash(MinHash(num_perm=128, hashvalues=hv, scheme="affine32"))
             )
-        started = time.perf_counter()
+        begun = time.process_time()
         for t in texts:
             b.add(t)
-        baseline.elapsed = time.perf_counter() - started  # type: ignore[attr-defined]
-        return len(texts)
+        return len(texts) / (time.process_time() - begun)
 
     ours_rates, base_rates = [], []
     for _ in range(args.repeats):
-        ours()
-        ours_rates.append(len(texts) / ours.elapsed)  # type: ignore[attr-defined]
-        baseline()
-        base_rates.append(len(texts) / baseline.elapsed)  # type: ignore[attr-defined]
+        ours_rates.append(ours())
+        base_rates.append(baseline())
+    d.close()
     o, b = statistics.median(ours_rates), statistics.median(base_rates)
     print(f"documents timed: {len(texts)} (median {words:.0f} words); runs: {args.repeats}")
-    print(f"newscrawl (normalise+shingle+signatures+query+verify+insert): {o:,.0f} docs/s")
-    print(f"datasketch defaults (shingle+MinHash+query+insert):             {b:,.0f} docs/s")
+    print(f"newscrawl (shingle, MinHash, anchors, query, verify, insert): {o:,.0f} docs/CPU-s")
+    print(f"datasketch defaults (shingle, MinHash, query, insert):        {b:,.0f} docs/CPU-s")
     print(f"ratio newscrawl / datasketch: {o / b:.2f}")
+    cli_rate(args)
+
+
+def cli_rate(args: argparse.Namespace) -> None:
+    """``newscrawl dedup`` end to end on a JSON Lines file: CPU-seconds of the whole process."""
+    import json
+    import resource
+    import subprocess
+
+    n = args.cli_docs
+    with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
+        source = Path(folder) / "in.jsonl"
+        with source.open("w", encoding="utf-8") as fh:
+            for i, t in enumerate(_corpus(n, seed=8)):
+                fh.write(json.dumps({"id": i, "text": t}) + "\n")
+        rates = []
+        for _ in range(args.repeats):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(
+                [sys.executable, "-m", "crawler.cli", "dedup", str(source), "-o", os.devnull],
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            rates.append(n / cpu)
+    print(
+        f"newscrawl dedup (CLI, {n:,} documents, start-up and JSON included): "
+        f"{statistics.median(rates):,.0f} docs per CPU-second (median of {args.repeats})"
+    )
 
 
 # -- memory and rebuild ---------------------------------------------------------------------------
 
 
 def memory(args: argparse.Namespace) -> None:
-    print(f"== memory: index of {args.memory_docs:,} documents ==")
-    from crawler.dedup import BandIndex
+    """RAM per remembered document of ``newscrawl dedup``'s engine, over a long stream: the
+    resident size sampled as documents arrive, its growth per document from the half-way
+    point to the end (the spool file on disk is not RAM)."""
+    n = args.memory_docs
+    print(f"== memory: newscrawl dedup remembering {n:,} documents ==")
+    import random
 
-    params = DedupParams()
-    width = 1 + params.bands + params.lead_bands
-    rng = np.random.default_rng(7)
+    rng = random.Random(9)
+    pool = [p for row in load_articles() for p in row["body"].split("\n\n") if p.strip()]
+    d = MemoryDeduper(DedupParams(), spool_dir=args.tmp)
     gc.collect()
-    before = rss_bytes()
-    index = BandIndex()
-    step = 100_000
-    for start in range(0, args.memory_docs, step):
-        n = min(step, args.memory_docs - start)
-        index.add_many(
-            np.arange(start, start + n, dtype=np.uint32),
-            rng.integers(0, 2**63, size=(n, width), dtype=np.uint64),
-        )
+    start_rss = rss_bytes()
+    half_rss = 0
+    started = time.perf_counter()
+    for i in range(n):
+        text = "\n\n".join(rng.sample(pool, 8))  # about 650 words
+        d.add(text)
+        if i + 1 == n // 2:
+            gc.collect()
+            half_rss = rss_bytes()
+        if (i + 1) % 100_000 == 0:
+            print(f"  {i + 1:>9,} documents: {(rss_bytes() - start_rss) / 2**20:,.0f} MiB")
     gc.collect()
-    ours_rss = (rss_bytes() - before) / args.memory_docs
-    ours_bytes = index.nbytes() / args.memory_docs
-    del index
-    gc.collect()
-
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
-    n_base = args.baseline_memory_docs
-    before = rss_bytes()
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    for i in range(n_base):
-        hv = rng.integers(0, 2**32 - 1, size=128, dtype=np.uint64)
-        lsh.insert(f"d{i}", LeanMinHash(MinHash(num_perm=128, hashvalues=hv, scheme="affine32")))
-    gc.collect()
-    base_rss = (rss_bytes() - before) / n_base
+    end_rss = rss_bytes()
+    per_doc = (end_rss - half_rss) / (n - n // 2)
     print(
-        f"newscrawl index: {ours_bytes:,.0f} B/doc in its arrays, {ours_rss:,.0f} B/doc resident "
-        f"({width} keys/doc) at {args.memory_docs:,} documents"
+        f"newscrawl dedup: {per_doc:,.0f} B of RAM per remembered document (growth from "
+        f"{n // 2:,} to {n:,}); {(end_rss - start_rss) / n:,.0f} B/doc overall; index "
+        f"arrays {d.engine.index.nbytes() / n:,.0f} B/doc; "
+        f"{n / (time.perf_counter() - started):,.0f} docs/s"
     )
-    print(
-        f"datasketch MinHashLSH(threshold=0.8) ({lsh.b} bands x {lsh.r} rows): "
-        f"{base_rss:,.0f} B/doc resident at {n_base:,} documents"
-    )
-    print(f"ratio datasketch / newscrawl (resident per document): {base_rss / ours_rss:.1f}")
-    del lsh
-    gc.collect()
+    d.close()
 
 
 def rebuild(args: argparse.Namespace) -> None:
@@ -287,6 +420,11 @@ def rebuild(args: argparse.Namespace) -> None:
         now = utcnow()
         started = time.perf_counter()
         shingle_blob = rng.integers(0, 2**32, size=800, dtype=np.uint32).tobytes()
+        # a full-length text's anchors: its 64 sampled shingles (distinct per document)
+        anchor_blobs = [
+            np.sort(rng.integers(0, 2**29, size=64, dtype=np.uint32) << np.uint32(3)).tobytes()
+            for _ in range(4096)
+        ]
         with db.write() as s:
             s.execute(
                 insert(Outlet).values(
@@ -327,6 +465,7 @@ def rebuild(args: argparse.Namespace) -> None:
                             "shingle_count": 800,
                             "minhash": sigs[i].tobytes(),
                             "lead_minhash": leads[i].tobytes(),
+                            "anchors": anchor_blobs[i % len(anchor_blobs)],
                             "shingles": shingle_blob,
                         }
                         for i in range(m)
@@ -377,22 +516,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["quality", "throughput", "memory", "rebuild"])
+    parser.add_argument("--real", help="JSON Lines texts (id, text) of the real development set")
+    parser.add_argument("--real-rounds", type=int, default=5)
     parser.add_argument("--stories", type=int, default=300)
     parser.add_argument("--follow-ups", type=int, default=300)
-    parser.add_argument("--unrelated", type=int, default=900)
+    parser.add_argument("--unrelated", type=int, default=600)
+    parser.add_argument("--templates", type=int, default=60)
+    parser.add_argument("--same-topic", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timed-docs", type=int, default=3000)
     parser.add_argument("--prefill", type=int, default=100_000)
     parser.add_argument("--memory-docs", type=int, default=1_000_000)
     parser.add_argument("--baseline-memory-docs", type=int, default=100_000)
+    parser.add_argument("--cli-docs", type=int, default=20_000)
     parser.add_argument("--rebuild-docs", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tmp", default=None, help="folder for the rebuild database")
     args = parser.parse_args()
     if args.quick:
-        args.stories, args.follow_ups, args.unrelated = 100, 100, 300
+        args.stories, args.follow_ups, args.unrelated = 100, 100, 200
+        args.templates, args.same_topic, args.real_rounds = 30, 50, 2
         args.timed_docs, args.prefill, args.repeats = 500, 20_000, 1
         args.memory_docs, args.baseline_memory_docs, args.rebuild_docs = 100_000, 20_000, 50_000
+        args.cli_docs = 3_000
     steps = {"quality": quality, "throughput": throughput, "memory": memory, "rebuild": rebuild}
     for name, step in steps.items():
         if args.only in (None, name):

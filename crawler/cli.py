@@ -353,26 +353,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_dedup(args: argparse.Namespace) -> int:
-    from crawler.corpus_dedup import dedup_jsonl, dedup_jsonl_into_database
+EXIT_BAD_LINES = 4
 
-    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    """Exit 0: every line was a document; 1: stopped at a bad line (the documents before it
+    are written) or failed; 4: done, with the bad lines named on stderr skipped."""
+    from crawler.corpus_dedup import (
+        BadInput,
+        binary_lines,
+        dedup_jsonl,
+        dedup_jsonl_into_database,
+    )
+
+    if args.window is not None and args.window < 1:
+        raise OutletError("(command line)", "--window", "must be at least 1 document")
     out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    lines = binary_lines(args.input)
     try:
         if args.db:
-            count = dedup_jsonl_into_database(source, out, Database(args.db))
+            report = dedup_jsonl_into_database(
+                lines, out, Database(args.db), skip_bad=args.skip_bad
+            )
         else:
-            count = dedup_jsonl(source, out)
-    except ValueError as exc:
+            report = dedup_jsonl(lines, out, window=args.window, skip_bad=args.skip_bad)
+    except BadInput as exc:
         print(f"newscrawl dedup: {args.input}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        print(f"newscrawl dedup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
-        if source is not sys.stdin:
-            source.close()
         if out is not sys.stdout:
             out.close()
-    print(f"newscrawl dedup: {count} documents", file=sys.stderr)
-    return EXIT_OK
+    for bad in report.bad:
+        print(f"newscrawl dedup: {args.input}: line {bad.number}: {bad.reason}", file=sys.stderr)
+    skipped = f", {len(report.bad)} bad lines skipped" if report.bad else ""
+    print(f"newscrawl dedup: {report.documents} documents{skipped}", file=sys.stderr)
+    return EXIT_BAD_LINES if report.bad else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -517,6 +535,21 @@ def _delay(seconds: float) -> str:
     return f"+{seconds / 86400:.1f} d"
 
 
+def _why(evidence: dict[str, Any] | None, matched: int | None) -> str:
+    """One line of a link's evidence: against which article, how much shared, the passages."""
+    if not evidence:
+        return f"matched #{matched}" if matched else "(no evidence recorded)"
+    if evidence.get("exact"):
+        return f"same text as #{matched}"
+    parts = [
+        f"matched #{matched}: passages cover {evidence.get('coverage', 0):.0%} of the shorter "
+        f"text, {evidence.get('coverage_longer', 0):.0%} of the longer"
+    ]
+    for p in evidence.get("passages") or []:
+        parts.append(f'[{p["units"]} units at {p["at"]}: "{p.get("text") or ""}..."]')
+    return " ".join(parts)
+
+
 def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from datetime import timedelta
 
@@ -543,6 +576,7 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 f"C={m.containment:.2f}  {m.title}",
                 file=out,
             )
+            print(f"            {_why(m.evidence, m.matched_id)}", file=out)
     return EXIT_OK
 
 
@@ -627,6 +661,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="JSON Lines file, or - for standard input")
     p.add_argument("-o", "--output", help="output file (default: standard output)")
     p.add_argument("--db", help="database to use as the memory (default: in memory only)")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="report bad lines (with their number) on stderr and go on; exit 4 if any",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        metavar="N",
+        help="remember only the latest N documents (default: all; memory grows with it)",
+    )
     p.set_defaults(func=cmd_dedup)
 
     p = sub.add_parser("export", help="export the corpus as JSON Lines, CSV or Parquet")

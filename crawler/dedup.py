@@ -1,18 +1,35 @@
 """Near-duplicate engine: exact and near copies of one story, across outlets and runs.
 
-- Exact level: a 64-bit hash of the normalised units (words or characters) of the text.
-- Near level: datasketch MinHash (affine32) over the text's shingles, in two signatures:
-  the whole body (128 permutations, 32 bands x 4 rows) and its lead, the first shingles
-  (64 permutations, 16 x 4). Syndicated copies are usually trimmed at the end, so their Jaccard
-  with the original can be as low as the share they keep, but their lead is the original's.
-- Every candidate is verified exactly from the stored shingle sets: a copy when Jaccard >= 0.5
-  or containment (shared shingles / smaller set) >= 0.7. Nothing joins a cluster on an
-  unverified band collision; a new document attaches to its best verified match.
-- Texts under ``min_shingles`` shingles are never MinHash-indexed (tiny sets match anything);
-  only their exact hash is.
+Real syndicated copies are far less alike than one would guess: another headline, dateline and
+byline, a rewritten lead, paragraphs added in the middle, the end trimmed. A copy's containment
+against an earlier member of its story is often 0.3-0.6, its Jaccard 0.15-0.4; same-topic
+reporting that shares two quotes can reach the same figures. So the engine finds candidates
+at low overlap and decides on what copies have and same-topic stories lack: long verbatim
+passages, in the same order, covering much of the shorter text.
 
-The LSH index is a compact, append-only structure of sorted numpy arrays (12 bytes per band
-entry), not datasketch's dict-of-sets index (about 11 KB per document at this many bands).
+- Exact level: a 64-bit hash of the normalised units (words or characters) of the text. A text
+  with no units at all (empty, punctuation, symbols) has no fingerprint and is never linked.
+- Candidates: *anchors*, a content-defined sample of the text's shingles (those whose hash has
+  its low ``anchor_bits`` bits zero: 1 in 8), in an inverted index. A copy that keeps a third of
+  another text keeps about a third of its anchors, wherever the cut falls (a min-hash sample
+  would not: it follows Jaccard, which trimming sinks). Anchors listed by more than
+  ``stop_postings`` documents are stock phrases or boilerplate and are not used for lookup.
+  datasketch MinHash signatures (affine32) of the body and of its lead are stored with every
+  text, a standard sketch for corpus users; their LSH bands are no longer index keys:
+  measured on real copies, they found no copy the anchors missed (docs/benchmarks.md).
+- Verification, exact, on the two texts' shingle sequences (``compare``): the passages they
+  share (runs of consecutive shared shingles), their coverage of each text, and the plain
+  Jaccard and containment. A copy shares long passages (``min_passage`` shingles and more)
+  that cover much of the shorter text; same-topic stories share short quotes and names. Every
+  link keeps this evidence: the scores and the longest shared passages.
+- Clusters: a new document attaches to its best verified match, and only if it is a verified
+  copy of that cluster's canonical article too, so a digest quoting two stories cannot chain
+  them together. The canonical article is the earliest published member.
+- Texts under ``min_shingles`` shingles are matched by their exact hash only (tiny sets match
+  anything).
+
+The index is a compact, append-only structure of sorted numpy arrays (12 bytes per entry), not
+datasketch's dict-of-sets index (about 11 KB per document at this many bands).
 """
 
 from __future__ import annotations
@@ -28,10 +45,11 @@ from typing import Any, Protocol
 import numpy as np
 import xxhash
 
-from crawler.textnorm import SCHEMES, shingle_hashes
+from crawler.textnorm import SCHEMES, shingle_hashes, unit_spans
 
-#: Bump when shingling or hashing code changes in a way that changes shingle values.
-SHINGLING_VERSION = 1
+#: Bump when shingling or hashing code changes in a way that changes stored values.
+#: 2: look-alike letters folded; shingles stored in text order; anchors.
+SHINGLING_VERSION = 2
 
 
 class ParamsMismatch(RuntimeError):
@@ -41,28 +59,51 @@ class ParamsMismatch(RuntimeError):
 @dataclass(frozen=True)
 class DedupParams:
     num_perm: int = 128
-    bands: int = 32
-    rows: int = 4
     lead_perm: int = 64
-    lead_bands: int = 16
-    lead_rows: int = 4
     seed: int = 20151009
     min_shingles: int = 50
-    jaccard_min: float = 0.5
-    containment_min: float = 0.7
+    anchor_bits: int = 3  # 1 in 2**anchor_bits shingles is an anchor
+    max_anchors: int = 64  # per document (the lowest-hashed, when there are more)
+    # -- lookup and verification: change nothing stored, so changing them needs no re-index --
+    stop_postings: int = 400  # anchors listed by more documents are not looked up
+    min_shared_anchors: int = 2
+    anchor_share_min: float = 0.2  # of the smaller document's anchors
+    max_candidates: int = 32  # verified per document, most shared anchors first
+    passage_seed_words: float = 6.0  # shared runs this long (in words' worth) seed passages...
+    passage_gap_words: float = 2.0  # ...joined across gaps this long (an edit)...
+    min_passage_words: float = 16.0  # ...into passages, when they span this many
+    # A copy: shared passages cover most of the shorter text and some of the longer (a brief
+    # made from a long wire story), or much of both (a copy with its own additions).
+    coverage_min: float = 0.4
+    coverage_longer_min: float = 0.1
+    coverage_both_min: float = 0.3
+    jaccard_min: float = 0.6  # or the two texts' shingle sets overlap this much
     datasketch_scheme: str = "affine32"
     hash_function: str = "xxh64-polynomial-splitmix-32"
 
     def __post_init__(self) -> None:
-        if self.bands * self.rows > self.num_perm:
-            raise ValueError("bands x rows exceeds the permutations of the body signature")
-        if self.lead_bands * self.lead_rows > self.lead_perm:
-            raise ValueError(
-                "lead_bands x lead_rows exceeds the permutations of the lead signature"
-            )
+        if self.num_perm < 1 or self.lead_perm < 1:
+            raise ValueError("MinHash signatures need at least one permutation")
+        if not 0 <= self.anchor_bits <= 8:
+            raise ValueError("anchor_bits must be between 0 and 8")
+
+    #: Fields that only steer lookup and verification: stored data does not depend on them.
+    LOOKUP_FIELDS = (
+        "stop_postings",
+        "min_shared_anchors",
+        "anchor_share_min",
+        "max_candidates",
+        "passage_seed_words",
+        "passage_gap_words",
+        "min_passage_words",
+        "coverage_min",
+        "coverage_longer_min",
+        "coverage_both_min",
+        "jaccard_min",
+    )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that decides signature values and band keys."""
+        """Everything that decides signature values and index keys."""
         return {
             **asdict(self),
             "shingling": {name: asdict(s) for name, s in SCHEMES.items()},
@@ -70,12 +111,17 @@ class DedupParams:
         }
 
     def fingerprint(self) -> str:
-        """A hash of the parameters that change stored data (thresholds excluded: they only
-        decide verification, so changing them needs no re-indexing)."""
+        """A hash of the parameters that change stored data (lookup and verification settings
+        excluded: changing them needs no re-indexing)."""
         ident = self.identity()
-        for key in ("jaccard_min", "containment_min"):
+        for key in self.LOOKUP_FIELDS:
             ident.pop(key)
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def keys_per_document(self) -> int:
+        """Index keys of a full-length document at most: its exact hash and its anchors."""
+        return 1 + self.max_anchors
 
 
 def _identity(x: int) -> int:
@@ -136,14 +182,27 @@ class Fingerprint:
 
     scheme: str
     exact: int  # 64-bit hash of the normalised text
-    shingles: np.ndarray  # sorted unique uint32
+    tokens: np.ndarray  # uint32 shingle hashes in text order, repeats kept
     signature: np.ndarray | None = None  # body MinHash, uint32[num_perm]; None when too short
     lead: np.ndarray | None = None  # lead MinHash, uint32[lead_perm]
     keys: np.ndarray | None = None  # index keys, computed once
+    _unique: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def indexed(self) -> bool:
         return self.signature is not None
+
+    @property
+    def empty(self) -> bool:
+        """No words at all: nothing to compare, never linked."""
+        return len(self.tokens) == 0
+
+    @property
+    def shingles(self) -> np.ndarray:
+        """Sorted unique shingle hashes."""
+        if self._unique is None:
+            self._unique = sorted_unique(self.tokens)
+        return self._unique
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -164,86 +223,64 @@ def fingerprint(text: str, params: DedupParams) -> Fingerprint:
     exact = xxhash.xxh64_intdigest(ordered.tobytes(), seed=params.seed)
     unique = sorted_unique(ordered)
     if len(unique) < params.min_shingles:
-        fp = Fingerprint(scheme.name, exact, unique)
+        fp = Fingerprint(scheme.name, exact, ordered, _unique=unique)
     else:
         fp = Fingerprint(
             scheme=scheme.name,
             exact=exact,
-            shingles=unique,
+            tokens=ordered,
             signature=minhash_values(unique, params.num_perm, params.seed),
             lead=minhash_values(
                 sorted_unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
             ),
+            _unique=unique,
         )
     fp.keys = index_keys(fp, params)
     return fp
-
-
-_MUL = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _band_keys(sigs: np.ndarray, bands: int, rows: int, salts: np.ndarray) -> np.ndarray:
-    """One 64-bit key per band for each signature row of ``sigs`` (documents x permutations):
-    the band's rows hashed together with the band number and the document's scheme salt."""
-    n = len(sigs)
-    block = np.ascontiguousarray(sigs[:, : bands * rows], dtype=np.uint32)
-    if rows % 2:  # pad odd rows with zeros so that pairs of rows read as one uint64
-        block = np.concatenate(
-            [block.reshape(n, bands, rows), np.zeros((n, bands, 1), np.uint32)], axis=2
-        )
-    words = block.reshape(n, bands, -1).view(np.uint64)  # (n, bands, ceil(rows / 2))
-    keys: np.ndarray = (np.arange(bands, dtype=np.uint64)[None, :] + salts[:, None]) * _MUL
-    for w in range(words.shape[2]):
-        keys = (keys ^ words[:, :, w]) * _MUL
-        keys ^= keys >> np.uint64(31)
-    return keys
 
 
 def scheme_salt(name: str) -> int:
     return xxhash.xxh32_intdigest(name.encode()) << 16
 
 
-def index_keys_batch(
-    salts: np.ndarray,
-    exact: np.ndarray,
-    signatures: np.ndarray,
-    leads: np.ndarray,
-    params: DedupParams,
-) -> np.ndarray:
-    """Index keys of many MinHash-indexed documents at once (documents x keys): the exact
-    hash, then body bands, then lead bands, all salted with the shingling scheme."""
-    salts = salts.astype(np.uint64)
-    first = (exact.astype(np.uint64) ^ salts)[:, None]
-    return np.concatenate(
-        [
-            first,
-            _band_keys(signatures, params.bands, params.rows, salts + np.uint64(1)),
-            _band_keys(leads, params.lead_bands, params.lead_rows, salts + np.uint64(1000)),
-        ],
-        axis=1,
-    )
+def anchors(shingles: np.ndarray, params: DedupParams) -> np.ndarray:
+    """The document's anchors: its unique shingles whose low ``anchor_bits`` bits are zero, at
+    most ``max_anchors`` of them (the lowest: a long text and a trimmed copy of it then keep
+    the same ones where they overlap, more often than not)."""
+    mask = np.uint32((1 << params.anchor_bits) - 1)
+    sampled: np.ndarray = shingles[(shingles & mask) == 0]  # sorted: the input is
+    return sampled[: params.max_anchors]
+
+
+def anchor_keys(sampled: np.ndarray, salt: int | np.ndarray) -> np.ndarray:
+    """Index keys of anchors: the shingle hash in the high bits, salted with the scheme (one
+    salt, or one per anchor), bit 0 set. Band keys are mixed and may collide with them, which
+    costs a rare spurious candidate, verified away like any other."""
+    salts = np.asarray(salt, dtype=np.uint64) | np.uint64(1)
+    keys = (sampled.astype(np.uint64) << np.uint64(32)) ^ salts
+    return np.asarray(keys, dtype=np.uint64)
 
 
 def index_keys(fp: Fingerprint, params: DedupParams) -> np.ndarray:
-    """The keys a document is indexed and queried under: its exact hash, and (when long enough)
-    its body and lead bands. Salted with the shingling scheme: schemes never meet."""
-    salt = np.array([scheme_salt(fp.scheme)], dtype=np.uint64)
-    exact = np.array([fp.exact], dtype=np.uint64)
-    if fp.signature is None or fp.lead is None:
-        only_exact: np.ndarray = exact ^ salt
-        return only_exact
-    keys: np.ndarray = index_keys_batch(
-        salt, exact, fp.signature[None, :], fp.lead[None, :], params
-    )[0]
-    return keys
+    """The keys a document is indexed and queried under: its exact hash first, then (when long
+    enough) its anchors. Salted with the shingling scheme: schemes never meet. A text with no
+    words has none."""
+    if fp.empty:
+        return np.zeros(0, dtype=np.uint64)
+    salt = scheme_salt(fp.scheme)
+    exact = np.array([fp.exact ^ salt], dtype=np.uint64)
+    if not fp.indexed:
+        return exact
+    return np.concatenate([exact, anchor_keys(anchors(fp.shingles, params), salt)])
 
 
 class BandIndex:
-    """Append-only LSH index: band key -> document ids, in sorted numpy arrays.
+    """Append-only inverted index: key -> document ids, in sorted numpy arrays.
 
     New entries collect in a dict; past ``flush_at`` entries they become a sorted level, and
     levels of similar size are merged (a log-structured merge), so memory stays at about 12
-    bytes per entry and a query is a binary search per level."""
+    bytes per entry and a query is a binary search per level. Documents below ``min_id`` are
+    forgotten (a window): queries skip them and merges drop them."""
 
     def __init__(self, flush_at: int = 1 << 17) -> None:
         self.flush_at = flush_at
@@ -251,21 +288,39 @@ class BandIndex:
         self._pending: dict[int, list[int]] = {}
         self._pending_entries = 0
         self.documents = 0
+        self.min_id = 0
+        # keys per document, by id (one byte each, capped at 255): a candidate's share of
+        # common anchors is judged against the smaller of the two documents
+        self._key_counts = np.zeros(1024, dtype=np.uint8)
+
+    def _count(self, doc_ids: np.ndarray, counts: np.ndarray) -> None:
+        top = int(doc_ids.max()) + 1
+        if top > len(self._key_counts):
+            grown = np.zeros(max(top, 2 * len(self._key_counts)), dtype=np.uint8)
+            grown[: len(self._key_counts)] = self._key_counts
+            self._key_counts = grown
+        self._key_counts[doc_ids] = np.minimum(counts, 255)
+
+    def key_count(self, doc_id: int) -> int:
+        return int(self._key_counts[doc_id]) if doc_id < len(self._key_counts) else 0
 
     def add(self, doc_id: int, keys: np.ndarray) -> None:
         for key in keys.tolist():
             self._pending.setdefault(key, []).append(doc_id)
         self._pending_entries += len(keys)
         self.documents += 1
+        self._count(np.array([doc_id]), np.array([len(keys)]))
         if self._pending_entries >= self.flush_at:
             self.flush()
 
-    def add_many(self, doc_ids: np.ndarray, keys: np.ndarray) -> None:
-        """Bulk load (index rebuild): ``keys`` is (documents, keys per document)."""
+    def add_many(self, doc_ids: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> None:
+        """Bulk load (index rebuild): ``keys`` holds the documents' keys end to end,
+        ``counts[i]`` of them for ``doc_ids[i]``."""
         if len(doc_ids) == 0:
             return
-        flat_keys = keys.reshape(-1)
-        flat_ids = np.repeat(doc_ids.astype(np.uint32), keys.shape[1])
+        flat_keys = keys.astype(np.uint64, copy=False)
+        flat_ids = np.repeat(doc_ids.astype(np.uint32), counts)
+        self._count(doc_ids.astype(np.int64), counts)
         order = np.argsort(flat_keys, kind="stable")
         self._levels.append((flat_keys[order], flat_ids[order]))
         self.documents += len(doc_ids)
@@ -296,28 +351,45 @@ class BandIndex:
             k1, i1 = self._levels.pop()
             keys = np.concatenate([k1, k2])
             ids = np.concatenate([i1, i2])
+            if self.min_id:
+                live = ids >= self.min_id
+                keys, ids = keys[live], ids[live]
             order = np.argsort(keys, kind="stable")
             self._levels.append((keys[order], ids[order]))
 
-    def query(self, keys: np.ndarray) -> set[int]:
-        keys = np.sort(keys)  # sorted needles: numpy's searchsorted reuses the last position
-        found: set[int] = set()
+    def forget_below(self, min_id: int) -> None:
+        """Forget documents with ids below ``min_id``; their entries go at the next merges."""
+        self.min_id = max(self.min_id, min_id)
+        if self._levels and len(self._levels) == 1:
+            keys, ids = self._levels[0]
+            dead = int(np.count_nonzero(ids < self.min_id))
+            if dead * 2 > len(ids):  # one big level, mostly dead: compact it now
+                live = ids >= self.min_id
+                self._levels[0] = (keys[live], ids[live])
+
+    def query(self, keys: np.ndarray, stop: int | None = None) -> dict[int, int]:
+        """Documents sharing any of ``keys``, with how many they share; keys listed by more
+        than ``stop`` documents are skipped (too common to say anything)."""
+        keys = np.unique(keys)  # sorted needles: numpy's searchsorted reuses the last position
+        found: dict[int, int] = {}
+        postings: dict[int, list[int]] = {}
         for key in keys.tolist():
             hit = self._pending.get(key)
             if hit:
-                found.update(hit)
+                postings.setdefault(key, []).extend(hit)
         for level_keys, level_ids in self._levels:
-            # One binary search per key; runs of equal keys (band collisions) are rare, so
-            # the run is walked only where the first slot matches.
-            pos = np.searchsorted(level_keys, keys)
-            inside = pos < len(level_keys)
-            hit = np.flatnonzero(inside)[level_keys[pos[inside]] == keys[inside]]
-            for i in hit.tolist():
-                j = int(pos[i])
-                key = level_keys[j]
-                while j < len(level_keys) and level_keys[j] == key:
-                    found.add(int(level_ids[j]))
-                    j += 1
+            lo = np.searchsorted(level_keys, keys, side="left")
+            hi = np.searchsorted(level_keys, keys, side="right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                postings.setdefault(int(keys[i]), []).extend(
+                    level_ids[int(lo[i]) : int(hi[i])].tolist()
+                )
+        for ids in postings.values():
+            live = {i for i in ids if i >= self.min_id}
+            if stop is not None and len(live) > stop:
+                continue
+            for i in live:
+                found[i] = found.get(i, 0) + 1
         return found
 
     def nbytes(self) -> int:
@@ -330,7 +402,7 @@ class DocInfo:
     """What verification and clustering need about an indexed document."""
 
     doc_id: int
-    shingles: np.ndarray
+    tokens: np.ndarray  # shingle hashes in text order
     exact: int
     published: datetime | None
     cluster_id: int
@@ -342,31 +414,198 @@ class DocLookup(Protocol):
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A passage the two texts share, in the new text: where it starts and how many units it
+    spans (words, or characters for character schemes)."""
+
+    start: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why two texts were judged copies (or not): exact overlap scores and shared passages."""
+
+    similarity: float  # Jaccard of the shingle sets
+    containment: float  # shared shingles / the smaller set
+    coverage: float  # share of the shorter text inside shared passages (min_passage_words+)
+    coverage_longer: float = 0.0  # the same, of the longer text
+    longer_offset: float = 0.0  # where the first passage starts in the longer text (share)
+    passages: tuple[Passage, ...] = ()  # the longest shared passages, in the new text
+    exact: bool = False
+
+    def describe(self, scheme_name: str, text: str | None, quoted_in: Any = None) -> dict[str, Any]:
+        """The evidence as stored and printed: the scores, and each shared passage as its
+        start and length in units (words, or characters) of the newer text (``quoted_in``
+        names it), with its first words (from ``text``, folded as shingling saw it)."""
+        scheme = SCHEMES[scheme_name]
+        spans = [(p.start, p.length) for p in self.passages]
+        quotes: list[str | None] = [None] * len(spans)
+        if text and spans:
+            folded, units = unit_spans(text, scheme)
+            words = 8 if scheme.unit == "word" else 40
+            for i, (start, length) in enumerate(spans):
+                end = min(start + min(length, words), len(units)) - 1
+                if start <= end:
+                    quote = folded[int(units[start, 0]) : int(units[end, 1])]
+                    quotes[i] = " ".join(quote.split())
+        return {
+            "similarity": self.similarity,
+            "containment": self.containment,
+            "coverage": self.coverage,
+            "coverage_longer": self.coverage_longer,
+            "exact": self.exact,
+            "in": quoted_in,
+            "passages": [
+                {"at": start, "units": length, "text": quote}
+                for (start, length), quote in zip(spans, quotes, strict=True)
+            ],
+        }
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the runs of True in a boolean array."""
+    if len(mask) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    edges = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return starts, ends - starts
+
+
+def members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted unique set, by binary search (no sort of
+    the two arrays together: several times faster at this size)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    found: np.ndarray = sorted_set[at] == values
+    return found
+
+
+def passages_of(
+    mask: np.ndarray, n: int, seed_units: float, max_gap_units: float, min_units: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared passages of a text, from a mask over its shingles (True: the other text has it):
+    runs of at least ``seed_units`` units, joined across gaps of at most ``max_gap_units``
+    (a word changed, a name spelled another way), kept when they span ``min_units`` units.
+    Returns (first shingle, units spanned) per passage."""
+    starts, lengths = _runs(mask)
+    seeds = lengths + (n - 1) >= seed_units
+    starts, lengths = starts[seeds], lengths[seeds]
+    if len(starts) == 0:
+        return starts, lengths
+    ends = starts + lengths  # exclusive, in shingles
+    # a gap between runs: shingles between them, less the n - 1 that overlap the next run
+    gaps = starts[1:] - ends[:-1]
+    breaks = np.flatnonzero(gaps > max_gap_units)
+    first = np.concatenate([[0], breaks + 1])
+    last = np.concatenate([breaks, [len(starts) - 1]])
+    span_starts = starts[first]
+    span_units = ends[last] - span_starts + (n - 1)
+    keep = span_units >= min_units
+    return span_starts[keep], span_units[keep]
+
+
+def compare(
+    new: Fingerprint,
+    old_tokens: np.ndarray,
+    old_unique: np.ndarray,
+    params: DedupParams,
+    keep_passages: int = 3,
+) -> Evidence:
+    """Exact evidence between a new text and an earlier one (shingles in text order, and
+    the earlier one's unique set)."""
+    new_unique = new.shingles
+    if len(new_unique) == 0 or len(old_unique) == 0:
+        return Evidence(0.0, 0.0, 0.0)
+    shared = int(members(new_unique, old_unique).sum())
+    if shared == 0:
+        return Evidence(0.0, 0.0, 0.0)
+    similarity = shared / (len(new_unique) + len(old_unique) - shared)
+    containment = shared / min(len(new_unique), len(old_unique))
+    scheme = SCHEMES[new.scheme]
+    per_word = scheme.units_per_word
+    shape = (
+        params.passage_seed_words * per_word,
+        params.passage_gap_words * per_word,
+        params.min_passage_words * per_word,
+    )
+    starts, units = passages_of(members(new.tokens, old_unique), scheme.n, *shape)
+    old_starts, old_units = passages_of(members(old_tokens, new_unique), scheme.n, *shape)
+    new_cover = float(units.sum()) / (len(new.tokens) + scheme.n - 1)
+    old_cover = float(old_units.sum()) / (len(old_tokens) + scheme.n - 1)
+    new_offset = float(starts[0]) / len(new.tokens) if len(starts) else 1.0
+    old_offset = float(old_starts[0]) / len(old_tokens) if len(old_starts) else 1.0
+    shorter, longer, offset = (
+        (new_cover, old_cover, old_offset)
+        if len(new.tokens) <= len(old_tokens)
+        else (old_cover, new_cover, new_offset)
+    )
+    longest = np.argsort(-units, kind="stable")[:keep_passages]
+    passages = tuple(
+        Passage(int(starts[i]), int(units[i]))
+        for i in sorted(longest.tolist(), key=lambda i: int(starts[i]))
+    )
+    return Evidence(
+        round(similarity, 4),
+        round(containment, 4),
+        round(min(shorter, 1.0), 4),
+        round(min(longer, 1.0), 4),
+        round(offset, 4),
+        passages,
+    )
+
+
+def is_mutual_copy(evidence: Evidence, params: DedupParams) -> bool:
+    """Much of both texts is shared (or they are the same): not merely one text quoting part
+    of the other."""
+    return (
+        evidence.exact
+        or evidence.similarity >= params.jaccard_min
+        or (
+            evidence.coverage >= params.coverage_both_min
+            and evidence.coverage_longer >= params.coverage_both_min
+        )
+    )
+
+
+def is_copy(evidence: Evidence, params: DedupParams) -> bool:
+    """The verification rule: shared passages covering enough of the shorter text and of the
+    longer one (a brief from a long wire keeps its lead; a story quoting a paragraph of
+    another covers little of it), or plain overlap high enough on its own."""
+    shorter, longer = evidence.coverage, evidence.coverage_longer
+    return (
+        evidence.exact
+        or (shorter >= params.coverage_min and longer >= params.coverage_longer_min)
+        or (shorter >= params.coverage_both_min and longer >= params.coverage_both_min)
+        or evidence.similarity >= params.jaccard_min
+    )
+
+
+@dataclass(frozen=True)
 class Match:
     matched_id: int
     cluster_id: int
     canonical_id: int
     canonical_published: datetime | None
-    similarity: float
-    containment: float
-    exact: bool
+    evidence: Evidence
     # The new document against the cluster's canonical article (verified too): the evidence
     # the old canonical keeps when the new document, published earlier, takes its place.
-    canonical_similarity: float = 0.0
-    canonical_containment: float = 0.0
-    canonical_exact: bool = False
+    canonical_evidence: Evidence
 
+    @property
+    def similarity(self) -> float:
+        return self.evidence.similarity
 
-def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Exact (Jaccard, containment) of two sorted unique shingle arrays."""
-    if len(a) == 0 or len(b) == 0:
-        return 0.0, 0.0
-    shared = len(np.intersect1d(a, b, assume_unique=True))
-    return shared / (len(a) + len(b) - shared), shared / min(len(a), len(b))
+    @property
+    def containment(self) -> float:
+        return self.evidence.containment
 
-
-def is_copy(similarity: float, containment: float, params: DedupParams) -> bool:
-    return similarity >= params.jaccard_min or containment >= params.containment_min
+    @property
+    def exact(self) -> bool:
+        return self.evidence.exact
 
 
 def _published_key(published: datetime | None, doc_id: int) -> tuple[int, float, int]:
@@ -383,6 +622,7 @@ class Decision:
 
     match: Match | None = None
     becomes_canonical: bool = True
+    scheme: str = "word"  # the new document's shingling scheme (to quote its passages)
 
 
 @dataclass
@@ -393,41 +633,60 @@ class DedupEngine:
     def keys(self, fp: Fingerprint) -> np.ndarray:
         return fp.keys if fp.keys is not None else index_keys(fp, self.params)
 
-    def candidates(self, fp: Fingerprint) -> set[int]:
-        return self.index.query(self.keys(fp))
+    def candidates(self, fp: Fingerprint) -> list[int]:
+        """Indexed documents worth verifying: the same exact hash, or at least
+        ``min_shared_anchors`` anchors in common; most anchors in common first, at most
+        ``max_candidates``."""
+        if fp.empty:
+            return []
+        keys = self.keys(fp)
+        anchored = self.index.query(keys[1:], stop=self.params.stop_postings)
+        counts = {doc: self.index.key_count(doc) - 1 for doc in anchored}
+        exact = self.index.query(keys[:1])
+        return rank_candidates(exact, anchored, counts, len(keys) - 1, self.params)
 
     def match(
         self, fp: Fingerprint, lookup: DocLookup, candidates: Sequence[int] | None = None
     ) -> Match | None:
         """The best verified earlier document for ``fp`` (among the index's candidates, or
         the given ones), or None."""
-        ids = sorted(self.candidates(fp) if candidates is None else candidates)
+        if fp.empty:
+            return None
+        ids = self.candidates(fp) if candidates is None else list(candidates)
         if not ids:
             return None
         infos = lookup.get_many(ids)
-        verified: list[
-            tuple[tuple[float, float, tuple[int, float, int]], DocInfo, float, float]
-        ] = []
+        verified: list[tuple[tuple[float, float, float, tuple[int, float, int]], DocInfo]] = []
+        evidence: dict[int, Evidence] = {}
         for info in infos.values():
-            checked = self._verify(fp, info)
+            checked = self.verify(fp, info)
             if checked is not None:
-                sim, cont = checked
-                # Highest containment, then Jaccard, then the earliest published, then lowest id.
-                verified.append(
-                    ((-cont, -sim, _published_key(info.published, info.doc_id)), info, sim, cont)
-                )
+                evidence[info.doc_id] = checked
+                # Most covered, then containment, then the earliest published, then lowest id.
+                rank = (-checked.coverage, -checked.containment, -checked.similarity)
+                verified.append(((*rank, _published_key(info.published, info.doc_id)), info))
         verified.sort(key=lambda v: v[0])
-        for _rank, info, sim, cont in verified:
-            # A document joins a cluster only as a verified copy of its canonical article too:
-            # otherwise a digest page that quotes two stories would chain them into one cluster.
+        for _rank, info in verified:
+            # A document joins a cluster only if the cluster's canonical article confirms it:
+            # otherwise a digest page that quotes two stories would chain them into one
+            # cluster, and a follow-up quoting a paragraph would join through a short copy that
+            # is little more than that paragraph. A mutual copy of the matched document needs
+            # only a shared passage with the canonical (two copies may keep different parts of
+            # a story); a text that merely contains, or is contained in, the matched one must be
+            # a copy of the canonical too.
             canonical = infos.get(info.canonical_id) or lookup.get_many([info.canonical_id]).get(
                 info.canonical_id
             )
             if canonical is None:
                 continue
-            against_canonical = (
-                (sim, cont) if canonical.doc_id == info.doc_id else self._verify(fp, canonical)
-            )
+            if canonical.doc_id == info.doc_id:
+                against_canonical: Evidence | None = evidence[info.doc_id]
+            elif canonical.doc_id in evidence:
+                against_canonical = evidence[canonical.doc_id]
+            elif is_mutual_copy(evidence[info.doc_id], self.params):
+                against_canonical = self.related(fp, canonical)
+            else:
+                against_canonical = self.verify(fp, canonical)
             if against_canonical is None:
                 continue
             return Match(
@@ -435,28 +694,38 @@ class DedupEngine:
                 cluster_id=info.cluster_id,
                 canonical_id=canonical.doc_id,
                 canonical_published=canonical.published,
-                similarity=round(sim, 4),
-                containment=round(cont, 4),
-                exact=info.exact == fp.exact,
-                canonical_similarity=round(against_canonical[0], 4),
-                canonical_containment=round(against_canonical[1], 4),
-                canonical_exact=canonical.exact == fp.exact,
+                evidence=evidence[info.doc_id],
+                canonical_evidence=against_canonical,
             )
         return None
 
-    def _verify(self, fp: Fingerprint, info: DocInfo) -> tuple[float, float] | None:
-        """(Jaccard, containment) when ``info`` is a copy of ``fp`` (or the reverse), else None."""
+    def _evidence(self, fp: Fingerprint, info: DocInfo) -> Evidence | None:
+        """Exact evidence between ``fp`` and ``info``; None when either has too little text."""
+        if len(info.tokens) == 0:
+            return None
         if info.exact == fp.exact:
-            return 1.0, 1.0
-        if not fp.indexed or len(info.shingles) < self.params.min_shingles:
+            return Evidence(1.0, 1.0, 1.0, 1.0, exact=True)
+        if not fp.indexed or len(info.tokens) < self.params.min_shingles:
             return None  # short texts match exactly or not at all
-        sim, cont = overlap(fp.shingles, info.shingles)
-        return (sim, cont) if is_copy(sim, cont, self.params) else None
+        old_unique = sorted_unique(info.tokens)
+        if len(old_unique) < self.params.min_shingles:
+            return None
+        return compare(fp, info.tokens, old_unique, self.params)
+
+    def related(self, fp: Fingerprint, info: DocInfo) -> Evidence | None:
+        """The evidence when the two texts share at least one passage, else None."""
+        checked = self._evidence(fp, info)
+        return checked if checked is not None and (checked.exact or checked.passages) else None
+
+    def verify(self, fp: Fingerprint, info: DocInfo) -> Evidence | None:
+        """The evidence when ``info`` is a copy of ``fp`` (or the reverse), else None."""
+        checked = self._evidence(fp, info)
+        return checked if checked is not None and is_copy(checked, self.params) else None
 
     def decide(
         self, fp: Fingerprint, published: datetime | None, new_id_hint: int, lookup: DocLookup
     ) -> Decision:
-        return self._decision(self.match(fp, lookup), published, new_id_hint)
+        return self._decision(self.match(fp, lookup), published, new_id_hint, fp.scheme)
 
     def decide_among(
         self,
@@ -465,20 +734,48 @@ class DedupEngine:
         candidates: Sequence[int],
         lookup: DocLookup,
     ) -> Decision:
-        return self._decision(self.match(fp, lookup, candidates), published, 1 << 62)
+        return self._decision(self.match(fp, lookup, candidates), published, 1 << 62, fp.scheme)
 
     @staticmethod
-    def _decision(match: Match | None, published: datetime | None, new_id_hint: int) -> Decision:
+    def _decision(
+        match: Match | None, published: datetime | None, new_id_hint: int, scheme: str
+    ) -> Decision:
         if match is None:
-            return Decision()
+            return Decision(scheme=scheme)
         earlier = _published_key(published, new_id_hint) < _published_key(
             match.canonical_published, match.canonical_id
         )
-        return Decision(match=match, becomes_canonical=earlier)
+        return Decision(match=match, becomes_canonical=earlier, scheme=scheme)
 
     def add(self, doc_id: int, fp: Fingerprint) -> None:
         """Index a committed document (never before its commit: no ghosts after a rollback)."""
-        self.index.add(doc_id, self.keys(fp))
+        keys = self.keys(fp)
+        if len(keys):
+            self.index.add(doc_id, keys)
+
+
+def rank_candidates(
+    exact: Mapping[int, int],
+    anchored: Mapping[int, int],
+    anchor_counts: Mapping[int, int],
+    own_anchors: int,
+    params: DedupParams,
+) -> list[int]:
+    """Candidates from the documents sharing the exact hash (``exact``, each worth verifying)
+    and anchors (``anchored``, with how many they share): at least ``min_shared_anchors``, and
+    at least ``anchor_share_min`` of the smaller document's anchors (``anchor_counts`` has
+    each candidate's; an estimate of containment, since anchors are a sample). Most keys in
+    common first, ties by the lower id, at most ``max_candidates``."""
+    score = {
+        doc: n
+        for doc, n in anchored.items()
+        if n >= params.min_shared_anchors
+        and n >= params.anchor_share_min * min(own_anchors, anchor_counts.get(doc, own_anchors))
+    }
+    for doc in exact:
+        score[doc] = score.get(doc, 0) + params.max_anchors + 1  # exact copies first
+    ranked = sorted((-n, doc) for doc, n in score.items())
+    return [doc for _n, doc in ranked[: params.max_candidates]]
 
 
 def pack(values: np.ndarray | None) -> bytes:

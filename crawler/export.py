@@ -1,6 +1,8 @@
 """Corpus export: JSON Lines, CSV and Parquet, streamed in constant memory.
 
-Schema version 1 (every record carries ``schema_version``; Parquet also in its metadata):
+Schema version 2 (every record carries ``schema_version``; Parquet also in its metadata).
+Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
+are all null.
 
 | field | type | meaning |
 |---|---|---|
@@ -16,6 +18,10 @@ Schema version 1 (every record carries ``schema_version``; Parquet also in its m
 | cluster | int or null | cluster id (the id of the cluster's first-stored member) |
 | duplicate_of | int or null | the cluster's canonical article; null for the canonical one |
 | similarity, containment | float or null | the verified match that linked a duplicate |
+| matched | int or null | the article that match was made with |
+| coverage | float or null | share of the shorter text inside passages the two share |
+| evidence | object or null | why: the scores, and the shared passages (``at``, ``units``, |
+| | | first words ``text``) in article ``in``; JSON text in CSV and Parquet |
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any, TextIO
 
 from storage import exports
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FIELDS = (
     "schema_version",
     "id",
@@ -47,6 +53,9 @@ FIELDS = (
     "duplicate_of",
     "similarity",
     "containment",
+    "matched",
+    "coverage",
+    "evidence",
 )
 FORMATS = ("jsonl", "csv", "parquet")
 
@@ -81,9 +90,15 @@ def write_csv(out: TextIO, recs: Iterator[dict[str, Any]], fields: Sequence[str]
     for rec in recs:
         if "tags" in rec:
             rec = {**rec, "tags": " | ".join(rec["tags"] or [])}
-        writer.writerow(rec)
+        writer.writerow(_evidence_as_text(rec))
         n += 1
     return n
+
+
+def _evidence_as_text(rec: dict[str, Any]) -> dict[str, Any]:
+    if rec.get("evidence") is None:
+        return rec
+    return {**rec, "evidence": json.dumps(rec["evidence"], ensure_ascii=False)}
 
 
 def parquet_schema(fields: Sequence[str]) -> Any:
@@ -97,6 +112,8 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "duplicate_of": pa.int64(),
         "similarity": pa.float64(),
         "containment": pa.float64(),
+        "matched": pa.int64(),
+        "coverage": pa.float64(),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     return schema.with_metadata({"newscrawl_schema_version": str(SCHEMA_VERSION)})
@@ -112,7 +129,7 @@ def write_parquet(path: Any, recs: Iterator[dict[str, Any]], fields: Sequence[st
     batch: list[dict[str, Any]] = []
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for rec in recs:
-            batch.append(rec)
+            batch.append(_evidence_as_text(rec))
             if len(batch) >= 2000:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 n += len(batch)

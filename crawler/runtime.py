@@ -58,12 +58,22 @@ _dedup: dict[str, DedupState] = {}
 _dedup_lock = threading.Lock()
 
 
+#: Settings that override a verification threshold of DedupParams when set.
+DEDUP_THRESHOLD_SETTINGS = {
+    "NEWSCRAWL_DEDUP_PASSAGE_WORDS": "min_passage_words",
+    "NEWSCRAWL_DEDUP_COVERAGE_MIN": "coverage_min",
+    "NEWSCRAWL_DEDUP_COVERAGE_LONGER_MIN": "coverage_longer_min",
+    "NEWSCRAWL_DEDUP_JACCARD_MIN": "jaccard_min",
+}
+
+
 def dedup_params(settings: Any) -> DedupParams:
-    return DedupParams(
-        seed=settings.getint("NEWSCRAWL_DEDUP_SEED"),
-        jaccard_min=settings.getfloat("NEWSCRAWL_DEDUP_JACCARD_MIN"),
-        containment_min=settings.getfloat("NEWSCRAWL_DEDUP_CONTAINMENT_MIN"),
-    )
+    thresholds = {
+        field: settings.getfloat(name)
+        for name, field in DEDUP_THRESHOLD_SETTINGS.items()
+        if settings.get(name) not in (None, "")
+    }
+    return DedupParams(seed=settings.getint("NEWSCRAWL_DEDUP_SEED"), **thresholds)
 
 
 DEDUP_INDEXES = ("memory", "database")
@@ -93,13 +103,9 @@ def dedup_state(settings: Any) -> DedupState:
                 _dedup[db.url] = DedupState(engine, scheme_id, 0, 0.0, shared=True)
                 return _dedup[db.url]
             started = time.monotonic()
-            for ids, keys in signatures.iter_index_rows(
-                db, scheme_id, params, settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
-            ):
-                engine.index.add_many(ids, keys)
-            _dedup[db.url] = DedupState(
-                engine, scheme_id, engine.index.documents, time.monotonic() - started
-            )
+            window = settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
+            loaded = signatures.load_index(db, engine, scheme_id, window)
+            _dedup[db.url] = DedupState(engine, scheme_id, loaded, time.monotonic() - started)
         return _dedup[db.url]
 
 

@@ -77,8 +77,13 @@ NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
 # memory every run starts from; thresholds decide when a candidate counts as a copy.
 NEWSCRAWL_DEDUP_ENABLED = True
 NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
-NEWSCRAWL_DEDUP_JACCARD_MIN = 0.5
-NEWSCRAWL_DEDUP_CONTAINMENT_MIN = 0.7
+# A copy shares passages (runs of NEWSCRAWL_DEDUP_PASSAGE_WORDS words and more) that cover at
+# least COVERAGE_MIN of the shorter text and COVERAGE_LONGER_MIN of the longer, or has a
+# Jaccard of JACCARD_MIN. Defaults: DedupParams in crawler/dedup.py (None: those).
+NEWSCRAWL_DEDUP_PASSAGE_WORDS = None
+NEWSCRAWL_DEDUP_COVERAGE_MIN = None
+NEWSCRAWL_DEDUP_COVERAGE_LONGER_MIN = None
+NEWSCRAWL_DEDUP_JACCARD_MIN = None
 # "memory": each process rebuilds its own index at start (one machine). "database": one index in
 # the database's band table that every process sees (distributed mode sets it).
 NEWSCRAWL_DEDUP_INDEX = os.environ.get("NEWSCRAWL_DEDUP_INDEX", "memory")

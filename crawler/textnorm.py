@@ -6,6 +6,9 @@
   variants folded, then character n-grams with spaces and ZWNJ removed, because Persian writes
   the same compound with a ZWNJ, a space or nothing.
 - Chinese and Japanese (no spaces): character n-grams over letters and digits.
+- Look-alike letters from other scripts (Cyrillic "а" for Latin "a", Greek "ο" for "o": a way to
+  dodge filters) are folded to the Latin letter they imitate, from the Unicode confusables data
+  (the ``confusable_homoglyphs`` package), before anything else.
 
 The scheme is chosen per document from its dominant script; shingles of different schemes never
 meet (their hashes are salted with the scheme name).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import regex
@@ -35,8 +39,9 @@ _ARABIC_FOLD = str.maketrans(
         "\u0629": "\u0647",  # ة -> ه
         "\u06c0": "\u0647",  # ۀ -> ه
         "\u06c1": "\u0647",  # ہ -> ه
-        "\u0624": "\u0648",  # ؤ -> و
-        "\u0626": "\u064a",  # ئ -> ي
+        # Hamza seats vary by region for one word (شئون / شؤون, مسئول / مسؤول): one letter.
+        "\u0624": "\u0621",  # ؤ -> ء
+        "\u0626": "\u0621",  # ئ -> ء
         # Persian and Arabic-Indic digits -> ASCII
         **{chr(0x06F0 + i): str(i) for i in range(10)},
         **{chr(0x0660 + i): str(i) for i in range(10)},
@@ -57,21 +62,75 @@ class Scheme:
     unit: str  # "word" or "char"
     n: int  # shingle length in units
     lead: int  # shingles in the lead signature (the start of the text)
+    # Units in a word's worth of text (letters of an Arabic or Persian word: 4.5 measured on
+    # news; a Chinese word is about 1.6 characters), so that passage lengths compare across
+    # schemes.
+    units_per_word: float = 1.0
 
 
 SCHEMES: dict[str, Scheme] = {
     "word": Scheme("word", "word", 4, 100),
-    "arabic": Scheme("arabic", "char", 5, 300),
-    "cjk": Scheme("cjk", "char", 3, 300),
+    "arabic": Scheme("arabic", "char", 5, 300, units_per_word=4.5),
+    "cjk": Scheme("cjk", "char", 3, 300, units_per_word=1.6),
 }
 
 
+@lru_cache(maxsize=1)
+def confusable_letters() -> dict[int, str]:
+    """Non-ASCII letters that Unicode's confusables data lists as look-alikes of one ASCII
+    letter or digit, mapped to it (about 1,200: Cyrillic, Greek, Armenian, Cherokee,
+    mathematical and fullwidth forms...). Arabic-script and CJK letters are not in it, so
+    their schemes are unaffected; a Russian text folds consistently, so Russian copies still
+    match each other."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table: dict[int, str] = {}
+    for char, glyphs in confusables_data.items():
+        if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
+            continue
+        for glyph in glyphs:
+            target = glyph["c"]
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                table[ord(char)] = target.lower()
+                break
+    return table
+
+
+@lru_cache(maxsize=1)
+def _confusable_table() -> np.ndarray:
+    """``confusable_letters`` as a code point lookup table over the BMP (astral look-alikes,
+    the mathematical alphabets, are folded by NFKC already)."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for cp, target in confusable_letters().items():
+        if cp < 0x10000:
+            table[cp] = ord(target)
+    return table
+
+
 def fold(text: str) -> str:
-    """NFKC, case folded, Arabic-script variants folded; punctuation kept (words need it)."""
+    """NFKC, case folded, look-alike letters folded to the ASCII letter they imitate,
+    Arabic-script variants folded; punctuation kept (words need it)."""
+    return folded_code_points(text).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def folded_code_points(text: str) -> np.ndarray:
+    """``fold(text)`` as a uint32 code point array (what shingling works on)."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    if not text.isascii() and _ARABIC_LETTER_RE.search(text):
+    if text.isascii():
+        return _code_points(text)
+    if _ARABIC_LETTER_RE.search(text):
         text = _ARABIC_MARKS_RE.sub("", text).translate(_ARABIC_FOLD)
-    return text
+    return _fold_confusables(_code_points(text))
+
+
+def _fold_confusables(cps: np.ndarray) -> np.ndarray:
+    bmp = cps < 0x10000
+    if bool(bmp.all()):
+        folded: np.ndarray = _confusable_table()[cps]
+        return folded
+    out = cps.copy()
+    out[bmp] = _confusable_table()[cps[bmp]]
+    return out
 
 
 _ARABIC_RANGES = (
@@ -182,7 +241,7 @@ def _word_mask(cps: np.ndarray) -> np.ndarray:
 
 def unit_hashes(text: str, scheme: Scheme) -> np.ndarray:
     """One uint64 hash per unit (word or character) of the folded text, in order."""
-    return _unit_hashes(_code_points(fold(text)), scheme)
+    return _unit_hashes(folded_code_points(text), scheme)
 
 
 def _unit_hashes(cps: np.ndarray, scheme: Scheme) -> np.ndarray:
@@ -216,7 +275,7 @@ def _unit_hashes(cps: np.ndarray, scheme: Scheme) -> np.ndarray:
 
 def shingle_hashes(text: str, scheme: Scheme | None = None) -> tuple[Scheme, np.ndarray]:
     """(scheme, uint32 hashes of the text's n-gram shingles in text order, repeats kept)."""
-    cps = _code_points(fold(text))
+    cps = folded_code_points(text)
     scheme = scheme or _detect(cps)
     hashed = _unit_hashes(cps, scheme)
     count = len(hashed)
@@ -227,3 +286,16 @@ def shingle_hashes(text: str, scheme: Scheme | None = None) -> tuple[Scheme, np.
     for k in range(1, n):
         acc = acc * _MUL + hashed[k : count - n + 1 + k]
     return scheme, (_mix(acc) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def unit_spans(text: str, scheme: Scheme) -> tuple[str, np.ndarray]:
+    """The folded text and the (start, end) offsets in it of each unit that shingling counts
+    (words, or characters for character schemes): to quote a shared passage by its units."""
+    cps = folded_code_points(text)
+    folded = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    if scheme.unit == "word":
+        spans = [m.span() for m in _WORD_RE.finditer(folded)]
+        return folded, np.array(spans, dtype=np.int64).reshape(-1, 2)
+    mask = _word_mask(cps) & ~np.isin(cps, _JOINERS)
+    starts = np.flatnonzero(mask)
+    return folded, np.stack([starts, starts + 1], axis=1)

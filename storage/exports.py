@@ -51,6 +51,9 @@ class ExportRow:
             "duplicate_of": a.duplicate_of,
             "similarity": a.similarity,
             "containment": a.containment,
+            "matched": a.dedup_match_id,
+            "coverage": (a.dedup_evidence or {}).get("coverage"),
+            "evidence": a.dedup_evidence,
         }
 
 

@@ -111,13 +111,16 @@ class Article(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Near-duplicate clustering: every article has a cluster; the canonical member's cluster_id is
-    # its own id; a duplicate links to the canonical article with the evidence that linked them.
+    # its own id and its link fields are null; a duplicate links to the canonical article with
+    # the evidence of the verified match that linked it (dedup_match_id): scores and the shared
+    # passages, as JSON (see crawler.corpus_dedup.evidence_json).
     cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), nullable=True)
     dup_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
     containment: Mapped[float | None] = mapped_column(Float, nullable=True)
     dedup_match_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dedup_evidence: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class UrlAlias(Base):
@@ -194,7 +197,8 @@ class Signature(Base):
     shingle_count: Mapped[int] = mapped_column(Integer)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)  # body MinHash, uint32 LE; empty if short
     lead_minhash: Mapped[bytes] = mapped_column(LargeBinary)  # lead MinHash, uint32 LE
-    shingles: Mapped[bytes] = mapped_column(LargeBinary)  # sorted unique uint32 shingle hashes
+    anchors: Mapped[bytes] = mapped_column(LargeBinary, default=b"")  # sampled shingles, uint32
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)  # uint32 shingle hashes in text order
 
 
 class DedupBand(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
-from crawler.dedup import Decision, DedupEngine, Fingerprint
+from crawler.dedup import Decision, DedupEngine, Fingerprint, rank_candidates
 from crawler.polling import SourceState
 from crawler.registry import Outlet as OutletDef
 from storage import signatures
@@ -305,10 +305,13 @@ def _decide(s: Session, row: ArticleRow, dedup: DedupContext) -> Decision:
     lookup = signatures.SqlDocs(s)
     fp = dedup.fingerprint
     if dedup.shared:
-        candidates = signatures.band_candidates(s, dedup.engine.keys(fp))
+        params = dedup.engine.params
+        keys = dedup.engine.keys(fp)
+        exact, anchored, sizes = signatures.band_candidates(s, keys, params.stop_postings)
+        candidates = rank_candidates(exact, anchored, sizes, len(keys) - 1, params)
         return dedup.engine.decide_among(fp, row.published_at, candidates, lookup)
     decision = dedup.engine.decide(fp, row.published_at, new_id_hint=1 << 62, lookup=lookup)
-    if decision.match is None:
+    if decision.match is None and not fp.empty:
         # Exact copies stored by another process since this one built its index.
         others = signatures.exact_matches(s, dedup.scheme_id, fp.exact)
         if others:
@@ -341,8 +344,10 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
     if inserted is not None:
         article_id, outcome = inserted, "created"
         if dedup is not None:
-            signatures.apply_decision(s, article_id, decision)
-            signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint, new=True)
+            signatures.apply_decision(s, article_id, decision, row.text)
+            signatures.save_signature(
+                s, article_id, dedup.scheme_id, dedup.fingerprint, dedup.engine.params, new=True
+            )
             if dedup.shared:
                 signatures.save_bands(s, article_id, dedup.engine.keys(dedup.fingerprint))
     else:
@@ -357,7 +362,9 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
             s.execute(update(Article).where(Article.id == article_id).values(**values))
             outcome = "updated"
             if dedup is not None:  # same cluster; the signature follows the new text
-                signatures.save_signature(s, article_id, dedup.scheme_id, dedup.fingerprint)
+                signatures.save_signature(
+                    s, article_id, dedup.scheme_id, dedup.fingerprint, dedup.engine.params
+                )
                 if dedup.shared:
                     keys = dedup.engine.keys(dedup.fingerprint)
                     signatures.save_bands(s, article_id, keys, replace=True)
@@ -536,6 +543,8 @@ class ClusterMember:
     published_at: datetime | None
     similarity: float | None
     containment: float | None
+    matched_id: int | None = None
+    evidence: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -547,7 +556,15 @@ class ClusterView:
 
 def _member(a: Article) -> ClusterMember:
     return ClusterMember(
-        a.id, a.outlet_id, a.url, a.title, a.published_at, a.similarity, a.containment
+        a.id,
+        a.outlet_id,
+        a.url,
+        a.title,
+        a.published_at,
+        a.similarity,
+        a.containment,
+        a.dedup_match_id,
+        a.dedup_evidence,
     )
 
 

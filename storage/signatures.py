@@ -15,11 +15,14 @@ from sqlalchemy.orm import Session
 from crawler.dates import utcnow
 from crawler.dedup import (
     Decision,
+    DedupEngine,
     DedupParams,
     DocInfo,
+    Evidence,
     Fingerprint,
     ParamsMismatch,
-    index_keys_batch,
+    anchor_keys,
+    anchors,
     pack,
     scheme_salt,
     unpack,
@@ -57,7 +60,8 @@ def ensure_scheme(db: Database, params: DedupParams) -> int:
             raise ParamsMismatch(
                 f"the database holds {count} signatures made with other dedup parameters "
                 f"(scheme {scheme}: {stored}); new ones would silently never match them. "
-                "Use the same parameters, or a new database."
+                "Re-fingerprint the stored articles with 'newscrawl upgrade --reindex' "
+                "(clusters are kept), use the same parameters, or use a new database."
             )
         row = DedupScheme(fingerprint=fingerprint, params=params.identity(), created_at=utcnow())
         s.add(row)
@@ -89,7 +93,7 @@ class SqlDocs:
         return {
             r.article_id: DocInfo(
                 doc_id=r.article_id,
-                shingles=unpack(r.shingles),
+                tokens=unpack(r.shingles),
                 exact=to_unsigned(r.exact_hash),
                 published=r.published_at,
                 cluster_id=r.cluster_id if r.cluster_id is not None else r.article_id,
@@ -111,7 +115,13 @@ def exact_matches(session: Session, scheme_id: int, exact: int) -> list[int]:
 
 
 def save_signature(
-    session: Session, article_id: int, scheme_id: int, fp: Fingerprint, *, new: bool = False
+    session: Session,
+    article_id: int,
+    scheme_id: int,
+    fp: Fingerprint,
+    params: DedupParams,
+    *,
+    new: bool = False,
 ) -> None:
     """The article's signature; ``new`` (a just-inserted article, which has none yet) takes a
     plain INSERT instead of the ORM's load-and-flush, a third of the store's cost."""
@@ -123,7 +133,8 @@ def save_signature(
         "shingle_count": len(fp.shingles),
         "minhash": pack(fp.signature),
         "lead_minhash": pack(fp.lead),
-        "shingles": pack(fp.shingles),
+        "anchors": pack(anchors(fp.shingles, params)) if fp.indexed else b"",
+        "shingles": pack(fp.tokens),
     }
     if new:
         session.execute(insert(Signature).values(article_id=article_id, **values))
@@ -137,21 +148,18 @@ def save_signature(
     session.flush()
 
 
-def apply_decision(session: Session, article_id: int, decision: Decision | None) -> None:
-    """Cluster links for a newly inserted article."""
+def apply_decision(
+    session: Session, article_id: int, decision: Decision | None, text: str | None = None
+) -> None:
+    """Cluster links for a newly inserted article, with the evidence of the match (its
+    passages quoted from ``text``). A canonical article's own link fields stay empty."""
     if decision is None or decision.match is None:
         session.execute(
             update(Article).where(Article.id == article_id).values(cluster_id=article_id)
         )
         return
     m = decision.match
-    link = {
-        "cluster_id": m.cluster_id,
-        "similarity": m.similarity,
-        "containment": m.containment,
-        "dup_kind": "exact" if m.exact else "near",
-        "dedup_match_id": m.matched_id,
-    }
+    scheme = decision.scheme
     if decision.becomes_canonical:
         # Published before the cluster's canonical article: it leads the cluster from now on,
         # and the old canonical keeps the evidence that links it to the new one.
@@ -163,22 +171,45 @@ def apply_decision(session: Session, article_id: int, decision: Decision | None)
         session.execute(
             update(Article)
             .where(Article.id == m.canonical_id)
-            .values(
-                similarity=m.canonical_similarity,
-                containment=m.canonical_containment,
-                dup_kind="exact" if m.canonical_exact else "near",
-                dedup_match_id=article_id,
-            )
+            .values(**_link(m.canonical_evidence, article_id, scheme, text, article_id))
         )
         session.execute(
-            update(Article).where(Article.id == article_id).values(duplicate_of=None, **link)
+            update(Article)
+            .where(Article.id == article_id)
+            .values(
+                cluster_id=m.cluster_id,
+                duplicate_of=None,
+                similarity=None,
+                containment=None,
+                dup_kind=None,
+                dedup_match_id=None,
+                dedup_evidence=None,
+            )
         )
     else:
         session.execute(
             update(Article)
             .where(Article.id == article_id)
-            .values(duplicate_of=m.canonical_id, **link)
+            .values(
+                cluster_id=m.cluster_id,
+                duplicate_of=m.canonical_id,
+                **_link(m.evidence, m.matched_id, scheme, text, article_id),
+            )
         )
+
+
+def _link(
+    evidence: Evidence, match_id: int, scheme: str, text: str | None, quoted_in: int
+) -> dict[str, Any]:
+    """A copy's link fields: the match that verified it and why (its passages are quoted
+    from ``text``, the article ``quoted_in``)."""
+    return {
+        "similarity": evidence.similarity,
+        "containment": evidence.containment,
+        "dup_kind": "exact" if evidence.exact else "near",
+        "dedup_match_id": match_id,
+        "dedup_evidence": evidence.describe(scheme, text, quoted_in),
+    }
 
 
 #: What ``_keys_for_rows`` needs of a stored signature to compute its index keys.
@@ -186,15 +217,15 @@ INDEX_COLUMNS = (
     Signature.article_id,
     Signature.shingling,
     Signature.exact_hash,
-    Signature.minhash,
-    Signature.lead_minhash,
+    Signature.anchors,
 )
 
 
 def iter_index_rows(
     db: Database, scheme_id: int, params: DedupParams, window_days: float, batch: int = 20_000
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(article ids, index keys) in batches, for signatures stored within the window."""
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(article ids, their index keys end to end, keys per article) in batches, for
+    signatures stored within the window."""
     since: datetime = utcnow() - timedelta(days=window_days)
     with db.read() as s:
         result = s.execute(
@@ -207,31 +238,36 @@ def iter_index_rows(
             yield _keys_for_rows(part, params)
 
 
-def _keys_for_rows(rows: Sequence[Any], params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
-    """Index keys for a batch of stored rows, vectorised. Short texts have only their exact
-    key; their band columns repeat it (the same id under the same key is harmless)."""
-    ids = np.fromiter((r.article_id for r in rows), dtype=np.uint32, count=len(rows))
-    exact = np.fromiter((to_unsigned(r.exact_hash) for r in rows), dtype=np.uint64, count=len(rows))
+def load_index(db: Database, engine: DedupEngine, scheme_id: int, window_days: float) -> int:
+    """Fill ``engine``'s in-memory index from the signatures stored within the window;
+    returns how many documents it holds."""
+    for ids, keys, counts in iter_index_rows(db, scheme_id, engine.params, window_days):
+        engine.index.add_many(ids, keys, counts)
+    return engine.index.documents
+
+
+def _keys_for_rows(
+    rows: Sequence[Any], params: DedupParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index keys for a batch of stored rows, vectorised: per row its exact key, then its
+    anchors. Returns (ids, keys end to end, keys per row)."""
+    n = len(rows)
+    ids = np.fromiter((r.article_id for r in rows), dtype=np.uint32, count=n)
+    exact = np.fromiter((to_unsigned(r.exact_hash) for r in rows), dtype=np.uint64, count=n)
     salt_of = {name: scheme_salt(name) for name in {r.shingling for r in rows}}
-    salts = np.fromiter((salt_of[r.shingling] for r in rows), dtype=np.uint64, count=len(rows))
-    width = 1 + params.bands + params.lead_bands
-    keys = np.empty((len(rows), width), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        keys[:] = (exact ^ salts)[:, None]
-    full = np.fromiter(
-        (i for i, r in enumerate(rows) if r.minhash and r.lead_minhash), dtype=np.intp
-    )
-    if len(full):
-        sigs = np.frombuffer(b"".join(rows[i].minhash for i in full), dtype="<u4")
-        leads = np.frombuffer(b"".join(rows[i].lead_minhash for i in full), dtype="<u4")
-        keys[full] = index_keys_batch(
-            salts[full],
-            exact[full],
-            sigs.reshape(len(full), params.num_perm),
-            leads.reshape(len(full), params.lead_perm),
-            params,
-        )
-    return ids, keys
+    salts = np.fromiter((salt_of[r.shingling] for r in rows), dtype=np.uint64, count=n)
+    sampled_counts = np.fromiter((len(r.anchors or b"") // 4 for r in rows), np.int64, count=n)
+    sampled = np.frombuffer(b"".join(r.anchors or b"" for r in rows), dtype="<u4")
+    counts = 1 + sampled_counts
+    # Row by row: the exact key where the row's keys begin, the anchors after it.
+    firsts = np.cumsum(counts) - counts
+    keys = np.empty(int(counts.sum()), dtype=np.uint64)
+    keys[firsts] = exact ^ salts
+    rows_of = np.repeat(np.arange(n), sampled_counts)
+    first_anchor = np.cumsum(sampled_counts) - sampled_counts  # of each row, in ``sampled``
+    slots = np.repeat(firsts + 1 - first_anchor, sampled_counts) + np.arange(len(sampled))
+    keys[slots] = anchor_keys(sampled, salts[rows_of])
+    return ids, keys, counts
 
 
 # -- the shared index (NEWSCRAWL_DEDUP_INDEX = "database") ------------------------------------
@@ -260,25 +296,61 @@ def lock_keys(session: Session, keys: np.ndarray) -> None:
     )
 
 
-def band_candidates(session: Session, keys: np.ndarray) -> list[int]:
-    """Articles that share any index key with the document: one query, one round trip."""
-    signed = _signed_keys(keys)
-    if session.get_bind().dialect.name == "postgresql":
-        # one array parameter instead of 49: a plan PostgreSQL can cache
-        return list(
-            session.scalars(
+def band_candidates(
+    session: Session, keys: np.ndarray, stop: int
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """Articles sharing index keys with the document, from the shared table: (articles with
+    its exact key; article -> how many of its anchors it shares; article -> how many anchors
+    it has). Anchors listed by more than ``stop`` articles are skipped."""
+    signed_strong = set(_signed_keys(keys[:1]))
+    signed_anchors = _signed_keys(keys[1:])
+    postgres = session.get_bind().dialect.name == "postgresql"
+    live = list(signed_strong)
+    if signed_anchors:
+        if postgres:
+            counts = session.execute(
                 text(
-                    "SELECT DISTINCT article_id FROM dedup_bands "
-                    "WHERE band_key = ANY(CAST(:keys AS bigint[]))"
+                    "SELECT band_key, count(*) FROM dedup_bands "
+                    "WHERE band_key = ANY(CAST(:keys AS bigint[])) GROUP BY band_key"
                 ),
-                {"keys": signed},
-            )
-        )
-    return list(
-        session.scalars(
-            select(DedupBand.article_id).where(DedupBand.band_key.in_(signed)).distinct()
-        )
-    )
+                {"keys": signed_anchors},
+            ).all()
+        else:
+            counts = session.execute(
+                select(DedupBand.band_key, func.count())
+                .where(DedupBand.band_key.in_(signed_anchors))
+                .group_by(DedupBand.band_key)
+            ).all()
+        live += [key for key, n in counts if n <= stop]
+    if postgres:
+        # one array parameter instead of a hundred: a plan PostgreSQL can cache
+        rows = session.execute(
+            text(
+                "SELECT band_key, article_id FROM dedup_bands "
+                "WHERE band_key = ANY(CAST(:keys AS bigint[]))"
+            ),
+            {"keys": sorted(live)},
+        ).all()
+    else:
+        rows = session.execute(
+            select(DedupBand.band_key, DedupBand.article_id).where(DedupBand.band_key.in_(live))
+        ).all()
+    by_strong: dict[int, int] = {}
+    by_anchor: dict[int, int] = {}
+    for key, article_id in rows:
+        target = by_strong if key in signed_strong else by_anchor
+        target[article_id] = target.get(article_id, 0) + 1
+    sizes: dict[int, int] = {}
+    if by_anchor:
+        sizes = {
+            article_id: n - 1  # less its exact key
+            for article_id, n in session.execute(
+                select(DedupBand.article_id, func.count())
+                .where(DedupBand.article_id.in_(list(by_anchor)))
+                .group_by(DedupBand.article_id)
+            ).all()
+        }
+    return by_strong, by_anchor, sizes
 
 
 def save_bands(
@@ -289,7 +361,7 @@ def save_bands(
         session.execute(delete(DedupBand).where(DedupBand.article_id == article_id))
     signed = _signed_keys(keys)
     if session.get_bind().dialect.name == "postgresql":
-        # one statement for the 49 rows (an executemany sends one statement per row)
+        # one statement for all its rows (an executemany sends one statement per row)
         session.execute(
             text(
                 "INSERT INTO dedup_bands (band_key, article_id) "
@@ -332,11 +404,12 @@ def backfill_bands(
             ).all()
             if not rows:
                 return added
-            ids, keys = _keys_for_rows(rows, params)
+            ids, keys, counts = _keys_for_rows(rows, params)
+            ends = np.cumsum(counts).tolist()
             values = [
                 {"band_key": k, "article_id": int(doc)}
-                for doc, row_keys in zip(ids.tolist(), keys, strict=True)
-                for k in _signed_keys(row_keys)
+                for doc, end, count in zip(ids.tolist(), ends, counts.tolist(), strict=True)
+                for k in _signed_keys(keys[end - count : end])
             ]
             s.execute(insert(DedupBand), values)
             added += len(rows)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from crawler.corpus_dedup import MemoryDeduper, dedup_jsonl
-from crawler.dedup import DedupParams, fingerprint, is_copy, overlap
+from crawler.dedup import DedupParams, Evidence, compare, fingerprint, is_copy
 from crawler.textnorm import SCHEMES, detect_scheme, shingle_hashes, units
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news" / "articles.jsonl.gz"
@@ -107,15 +107,27 @@ def test_words_follow_unicode_word_boundaries() -> None:
 # -- verification ------------------------------------------------------------------------------
 
 
-def test_overlap_and_verification_rule() -> None:
-    a = np.arange(100, dtype=np.uint32)
-    b = np.arange(60, dtype=np.uint32)
-    sim, cont = overlap(a, b)
-    assert (sim, cont) == (0.6, 1.0)
+def test_compare_finds_shared_passages_and_their_coverage(stories: list[list[str]]) -> None:
     params = DedupParams()
-    assert is_copy(0.3, 0.95, params)  # a trimmed copy: low Jaccard, contained
-    assert is_copy(0.55, 0.6, params)
-    assert not is_copy(0.2, 0.4, params)
+    original = "\n\n".join(stories[0])
+    trimmed = "LONDON (Wire) - " + "\n\n".join(stories[0][:2])
+    new, old = fingerprint(trimmed, params), fingerprint(original, params)
+    evidence = compare(new, old.tokens, old.shingles, params)
+    assert evidence.coverage > 0.9  # the trimmed copy is all shared passage, bar its dateline
+    assert 0.1 < evidence.coverage_longer < 0.6  # a part of the original
+    assert evidence.passages and evidence.passages[0].start == 2  # after "london wire"
+    unrelated = fingerprint("\n\n".join(stories[1]), params)
+    nothing = compare(unrelated, old.tokens, old.shingles, params)
+    assert nothing.coverage == 0 and not nothing.passages
+
+
+def test_verification_rule() -> None:
+    params = DedupParams()
+    assert is_copy(Evidence(0.2, 0.9, 0.9, 0.2), params)  # a brief made from a long story
+    assert is_copy(Evidence(0.3, 0.5, 0.45, 0.35), params)  # a copy with its own additions
+    assert not is_copy(Evidence(0.1, 0.3, 0.25, 0.15), params)  # shares a quoted paragraph
+    assert not is_copy(Evidence(0.2, 0.9, 0.9, 0.05), params)  # a quote, most of a tiny text
+    assert is_copy(Evidence(0.0, 0.0, 0.0, 0.0, exact=True), params)
 
 
 def build(paragraphs: list[str], keep: float = 1.0, extra: str = "") -> str:
@@ -136,7 +148,8 @@ def test_trimmed_captioned_copy_is_found_and_follow_up_is_not(stories: list[list
     )
     unrelated = d.add(build(stories[2]), T0)
     assert d.duplicate_of(copy) == original
-    assert d.docs[copy].containment is not None and d.docs[copy].containment >= 0.7
+    evidence = d.result(copy).evidence
+    assert evidence is not None and evidence["containment"] >= 0.7
     assert d.duplicate_of(follow_up) is None
     assert d.duplicate_of(unrelated) is None
     assert d.duplicate_of(original) is None
@@ -149,12 +162,14 @@ def test_canonical_is_the_earliest_published_even_when_it_arrives_later(
     late_copy = d.add(build(stories[3], keep=0.8), T0 + timedelta(hours=5))
     other_copy = d.add(build(stories[3], keep=0.6), T0 + timedelta(hours=2))
     original = d.add(build(stories[3]), T0)
-    assert (
-        d.docs[late_copy].cluster_id == d.docs[original].cluster_id == d.docs[other_copy].cluster_id
-    )
+    assert d.cluster_of(late_copy) == d.cluster_of(original) == d.cluster_of(other_copy)
     assert d.duplicate_of(original) is None
     assert d.duplicate_of(late_copy) == original and d.duplicate_of(other_copy) == original
-    assert d.docs[late_copy].containment is not None and d.docs[late_copy].containment > 0.9
+    evidence = d.result(late_copy).evidence
+    assert evidence is not None and evidence["containment"] > 0.9
+    # the canonical article reads as canonical: no link, no evidence of its own
+    canonical = d.result(original)
+    assert canonical.duplicate_of is None
 
 
 def test_ties_are_broken_deterministically(stories: list[list[str]]) -> None:
@@ -172,7 +187,7 @@ def test_no_chaining_through_a_digest_page(stories: list[list[str]]) -> None:
     digest = d.add(build(stories[5]) + "\n\n" + build(stories[6]), T0 + timedelta(hours=1))
     b = d.add(build(stories[6]), T0 + timedelta(hours=2))
     assert d.duplicate_of(digest) == a
-    assert d.docs[b].cluster_id != d.docs[a].cluster_id
+    assert d.cluster_of(b) != d.cluster_of(a)
 
 
 def test_short_texts_are_never_minhash_indexed_but_exact_copies_match() -> None:
@@ -184,10 +199,33 @@ def test_short_texts_are_never_minhash_indexed_but_exact_copies_match() -> None:
     first = d.add(short, T0)
     assert d.duplicate_of(d.add(short + "  ", T0 + timedelta(minutes=1))) == first
     assert d.duplicate_of(d.add("Markets closed lower on Friday.", T0)) is None
-    assert d.duplicate_of(d.add("", T0)) is None
-    assert (
-        d.duplicate_of(d.add("", T0)) is not None
-    )  # two empty texts are exact copies, nothing more
+
+
+@pytest.mark.parametrize("wordless", ["", "   \n\t ", "...", "!!! ???", "★ ☆ ♥", "— – -"])
+def test_texts_without_words_are_never_linked(wordless: str) -> None:
+    d = MemoryDeduper()
+    first = d.add(wordless, T0)
+    second = d.add(wordless, T0 + timedelta(minutes=1))
+    third = d.add("", T0)
+    for doc in (first, second, third):
+        result = d.result(doc)
+        assert result.duplicate_of is None and result.matched_id is None
+        assert result.reason == "no_words"
+    assert len({d.cluster_of(first), d.cluster_of(second), d.cluster_of(third)}) == 3
+
+
+def test_look_alike_letters_do_not_hide_a_copy(stories: list[list[str]]) -> None:
+    """A copy with a fifth of its Latin letters swapped for Cyrillic look-alikes is a copy."""
+    import random
+
+    rng = random.Random(4)
+    swap = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х"})
+    original = build(stories[9])
+    disguised = "".join(ch.translate(swap) if rng.random() < 0.2 else ch for ch in original)
+    assert disguised != original
+    d = MemoryDeduper()
+    first = d.add(original, T0)
+    assert d.duplicate_of(d.add(disguised, T0 + timedelta(hours=1))) == first
 
 
 def test_dedup_jsonl_command_output(stories: list[list[str]]) -> None:
@@ -197,15 +235,17 @@ def test_dedup_jsonl_command_output(stories: list[list[str]]) -> None:
         {"id": "c", "text": build(stories[7]), "published": "2025-03-01T09:00:00Z"},
     ]
     out = io.StringIO()
-    count = dedup_jsonl((json.dumps(d) for d in docs), out)
+    report = dedup_jsonl((json.dumps(d).encode() for d in docs), out)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert count == 3
+    assert report.documents == 3 and not report.bad
     assert [r["id"] for r in rows] == ["a", "b", "c"]
     assert rows[2]["duplicate_of"] is None  # c was published first: it leads the cluster
     assert rows[0]["duplicate_of"] == "c" and rows[0]["cluster"] == "a"
     assert rows[1]["duplicate_of"] is None and rows[1]["similarity"] is None
-    with pytest.raises(ValueError, match="line 1"):
-        dedup_jsonl(['{"text": "no id"}'], io.StringIO())
+    # the evidence: scores and the shared passages, quoted from the text they are in
+    assert rows[0]["coverage"] > 0.5 and rows[0]["passages"]
+    assert rows[0]["passages_in"] in ("a", "c")
+    assert all(p["text"] and p["units"] >= 16 for p in rows[0]["passages"])
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared research data not present")
@@ -220,7 +260,7 @@ def test_real_bbc_duplicates_are_found() -> None:
         first_seen.setdefault(row["body"], i)
     for i, row in enumerate(rows):
         if first_seen[row["body"]] != i:
-            assert d.docs[i].cluster_id == d.docs[first_seen[row["body"]]].cluster_id
+            assert d.cluster_of(i) == d.cluster_of(first_seen[row["body"]])
 
 
 # -- parameters and storage ----------------------------------------------------------------------
@@ -228,11 +268,12 @@ def test_real_bbc_duplicates_are_found() -> None:
 
 def test_params_fingerprint_ignores_thresholds_only() -> None:
     base = DedupParams()
-    assert DedupParams(containment_min=0.8).fingerprint() == base.fingerprint()
+    assert DedupParams(coverage_min=0.8, min_passage_words=30).fingerprint() == base.fingerprint()
+    assert DedupParams(anchor_bits=4).fingerprint() != base.fingerprint()
     assert DedupParams(seed=1).fingerprint() != base.fingerprint()
-    assert DedupParams(bands=16, rows=8).fingerprint() != base.fingerprint()
+    assert DedupParams(num_perm=64).fingerprint() != base.fingerprint()
     with pytest.raises(ValueError):
-        DedupParams(bands=64, rows=4)
+        DedupParams(anchor_bits=12)
 
 
 def test_minhash_values_equal_datasketch_update_batch() -> None:

@@ -79,8 +79,7 @@ def test_index_is_rebuilt_from_sql_in_a_new_run(db: Database) -> None:
     original = store(db, first_run, 1, "\n\n".join(story(2)), T0)
     second_run = DedupEngine()
     scheme_id = signatures.ensure_scheme(db, second_run.params)
-    for ids, keys in signatures.iter_index_rows(db, scheme_id, second_run.params, 30):
-        second_run.index.add_many(ids, keys)
+    signatures.load_index(db, second_run, scheme_id, 30)
     assert second_run.index.documents == 1
     copy = store(db, second_run, 2, "\n\n".join(story(2)[:3]), T0 + timedelta(hours=1))
     assert copy.decision is not None and copy.decision.match is not None
@@ -108,7 +107,7 @@ def test_changed_parameters_are_refused(db: Database) -> None:
     with pytest.raises(ParamsMismatch, match="other dedup parameters"):
         signatures.ensure_scheme(db, DedupParams(seed=99))
     # thresholds are not stored parameters: changing them is allowed
-    signatures.ensure_scheme(db, DedupParams(containment_min=0.8))
+    signatures.ensure_scheme(db, DedupParams(coverage_min=0.8))
 
 
 def test_crawl_clusters_syndicated_copy_across_outlets_and_runs(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.export import FIELDS
+from crawler.export import FIELDS, SCHEMA_VERSION
 from storage import repo
 from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
@@ -52,7 +52,7 @@ def db_rows(db: Database) -> list[dict[str, object]]:
 
     with db.read() as s:
         return [
-            {"schema_version": 1, **ExportRow(a).as_dict()}
+            {"schema_version": SCHEMA_VERSION, **ExportRow(a).as_dict()}
             for a in s.scalars(select(Article).order_by(Article.id))
         ]
 
@@ -82,7 +82,7 @@ def test_jsonl_csv_parquet_round_trip(corpus: Database, tmp_path: Path) -> None:
             continue
         else:
             table = pq.read_table(out)
-            assert table.schema.metadata[b"newscrawl_schema_version"] == b"1"
+            assert table.schema.metadata[b"newscrawl_schema_version"] == b"2"
             got = table.to_pylist()
         assert got == expected, fmt
         assert list(got[0]) == list(FIELDS)
