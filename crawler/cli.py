@@ -309,6 +309,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     db = Database(args.db)
     print(f"database {db.engine.url!r} is at the newest schema")
+    if args.reindex:
+        from crawler import runtime
+        from crawler.dedup import fingerprint
+        from storage import signatures
+
+        params = runtime.dedup_params(_scrapy_settings(args.db, None, **_overrides(args.set)))
+        count = signatures.reindex(db, params, lambda text: fingerprint(text, params))
+        print(f"dedup: {count} articles fingerprinted with the current parameters")
     return EXIT_OK
 
 
@@ -714,6 +722,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_clusters)
 
     p = sub.add_parser("upgrade", help="create or upgrade the database schema")
+    p.add_argument(
+        "--reindex",
+        action="store_true",
+        help="fingerprint stored articles again with the current dedup parameters "
+        "(after an upgrade that changed them; clusters are kept)",
+    )
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
     common(p, outlets=False)
     p.set_defaults(func=cmd_upgrade)
     return parser

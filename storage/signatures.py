@@ -4,7 +4,7 @@ the same memory of what was seen."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from crawler.dedup import (
     ParamsMismatch,
     anchor_keys,
     anchors,
+    index_keys,
     pack,
     scheme_salt,
     unpack,
@@ -413,3 +414,49 @@ def backfill_bands(
             ]
             s.execute(insert(DedupBand), values)
             added += len(rows)
+
+
+def reindex(
+    db: Database,
+    params: DedupParams,
+    fingerprint_text: Callable[[str], Fingerprint],
+    batch: int = 500,
+) -> int:
+    """Fingerprint again, with ``params``, every stored article whose signature was made
+    with other parameters (or that has none): after a change of the engine's shingling or a
+    deliberate change of parameters. Clusters and links stay as they are; the shared index's
+    keys follow. Returns how many articles were fingerprinted."""
+    with db.write() as s:
+        current = s.scalar(
+            select(DedupScheme.id).where(DedupScheme.fingerprint == params.fingerprint())
+        )
+        if current is None:
+            row = DedupScheme(
+                fingerprint=params.fingerprint(), params=params.identity(), created_at=utcnow()
+            )
+            s.add(row)
+            s.flush()
+            current = row.id
+    done = 0
+    while True:
+        with db.write() as s:
+            rows = s.execute(
+                select(Article.id, Article.text)
+                .outerjoin(Signature, Signature.article_id == Article.id)
+                .where((Signature.scheme_id.is_(None)) | (Signature.scheme_id != current))
+                .order_by(Article.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            shared = s.scalar(select(func.count()).select_from(DedupBand)) or 0
+            for article_id, body in rows:
+                fp = fingerprint_text(body)
+                save_signature(s, article_id, int(current), fp, params)
+                if shared:
+                    save_bands(s, article_id, index_keys(fp, params), replace=True)
+            done += len(rows)
+    with db.write() as s:
+        # no signature refers to another scheme any more: its row can go
+        s.execute(delete(DedupScheme).where(DedupScheme.id != current))
+    return done

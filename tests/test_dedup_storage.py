@@ -3,6 +3,7 @@ only after commit, clusters across outlets and runs in a loopback crawl."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +111,23 @@ def test_changed_parameters_are_refused(db: Database) -> None:
     signatures.ensure_scheme(db, DedupParams(coverage_min=0.8))
 
 
+def test_reindex_moves_stored_articles_to_the_current_parameters(db: Database) -> None:
+    old = DedupEngine(DedupParams(seed=99))
+    first = store(db, old, 1, "\n\n".join(story(4)), T0)
+    store(db, old, 2, "\n\n".join(story(5)), T0)
+    params = DedupParams()
+    with pytest.raises(ParamsMismatch, match="newscrawl upgrade --reindex"):
+        signatures.ensure_scheme(db, params)
+    assert signatures.reindex(db, params, lambda text: fingerprint(text, params)) == 2
+    assert signatures.reindex(db, params, lambda text: fingerprint(text, params)) == 0
+    engine = DedupEngine(params)
+    scheme_id = signatures.ensure_scheme(db, params)  # no mismatch any more
+    assert signatures.load_index(db, engine, scheme_id, 30) == 2
+    copy = store(db, engine, 3, "\n\n".join(story(4)[:3]), T0 + timedelta(hours=1))
+    assert copy.decision is not None and copy.decision.match is not None
+    assert copy.decision.match.canonical_id == first.article_id
+
+
 def test_crawl_clusters_syndicated_copy_across_outlets_and_runs(
     mock_server: MockServer, sqlite_url: str
 ) -> None:
@@ -143,8 +161,18 @@ def test_crawl_clusters_syndicated_copy_across_outlets_and_runs(
     assert {m.id for m in members} == {seed.id, copy.id}
     assert alias is not None and alias.article_id == copy.id
     assert total == len(sample["demo_presstv"].articles) + len(wire.articles)
+    # the link says why: scores and the first words of the passages the two share
+    assert copy.dedup_evidence is not None and copy.dedup_evidence["coverage"] > 0.5
+    assert copy.dedup_evidence["in"] == copy.id and copy.dedup_match_id == seed.id
+    quoted = copy.dedup_evidence["passages"][0]["text"]
+    assert quoted and quoted in " ".join(copy.text.casefold().split())
     clusters = run_cli("clusters", "--db", sqlite_url, "--days", "0")
     assert "Russia to keep helping Syria" in clusters.stdout and "demo_wire" in clusters.stdout
+    assert f"matched #{seed.id}: passages cover" in clusters.stdout and quoted in clusters.stdout
+    exported = run_cli("export", "--db", sqlite_url, "--fields", "id,matched,coverage,evidence")
+    rows = {r["id"]: r for r in map(json.loads, exported.stdout.splitlines())}
+    assert rows[copy.id]["matched"] == seed.id and rows[copy.id]["evidence"]["passages"]
+    assert rows[seed.id]["evidence"] is None and rows[seed.id]["matched"] is None
     db.dispose()
 
 
