@@ -167,7 +167,9 @@ class MemoryDeduper:
     # -- adding documents ---------------------------------------------------------------------
 
     def add(self, text: str, published: datetime | None = None) -> int:
-        return self.add_fingerprint(fingerprint(text, self.engine.params), published, text)
+        # nothing is stored: the MinHash signatures (for corpus users) would be thrown away
+        fp = fingerprint(text, self.engine.params, minhash=False)
+        return self.add_fingerprint(fp, published, text)
 
     def add_fingerprint(
         self, fp: Fingerprint, published: datetime | None = None, text: str | None = None

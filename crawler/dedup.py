@@ -78,6 +78,7 @@ class DedupParams:
     coverage_longer_min: float = 0.1
     coverage_both_min: float = 0.3
     jaccard_min: float = 0.6  # or the two texts' shingle sets overlap this much
+    containment_floor: float = 0.1  # below it, passages are not even looked for
     datasketch_scheme: str = "affine32"
     hash_function: str = "xxh64-polynomial-splitmix-32"
 
@@ -100,6 +101,7 @@ class DedupParams:
         "coverage_longer_min",
         "coverage_both_min",
         "jaccard_min",
+        "containment_floor",
     )
 
     def identity(self) -> dict[str, Any]:
@@ -183,14 +185,11 @@ class Fingerprint:
     scheme: str
     exact: int  # 64-bit hash of the normalised text
     tokens: np.ndarray  # uint32 shingle hashes in text order, repeats kept
-    signature: np.ndarray | None = None  # body MinHash, uint32[num_perm]; None when too short
-    lead: np.ndarray | None = None  # lead MinHash, uint32[lead_perm]
+    indexed: bool = False  # long enough to be matched on its anchors, not only exactly
+    signature: np.ndarray | None = None  # body MinHash, uint32[num_perm], when made
+    lead: np.ndarray | None = None  # lead MinHash, uint32[lead_perm], when made
     keys: np.ndarray | None = None  # index keys, computed once
     _unique: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def indexed(self) -> bool:
-        return self.signature is not None
 
     @property
     def empty(self) -> bool:
@@ -218,22 +217,20 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return unique
 
 
-def fingerprint(text: str, params: DedupParams) -> Fingerprint:
+def fingerprint(text: str, params: DedupParams, *, minhash: bool = True) -> Fingerprint:
+    """The text's fingerprint. ``minhash``: also its datasketch MinHash signatures, which are
+    stored with every article for corpus users (a third of the cost; matching does not use
+    them, so an in-memory run that stores nothing skips them)."""
     scheme, ordered = shingle_hashes(text)
     exact = xxhash.xxh64_intdigest(ordered.tobytes(), seed=params.seed)
     unique = sorted_unique(ordered)
-    if len(unique) < params.min_shingles:
-        fp = Fingerprint(scheme.name, exact, ordered, _unique=unique)
-    else:
-        fp = Fingerprint(
-            scheme=scheme.name,
-            exact=exact,
-            tokens=ordered,
-            signature=minhash_values(unique, params.num_perm, params.seed),
-            lead=minhash_values(
-                sorted_unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
-            ),
-            _unique=unique,
+    fp = Fingerprint(
+        scheme.name, exact, ordered, len(unique) >= params.min_shingles, _unique=unique
+    )
+    if fp.indexed and minhash:
+        fp.signature = minhash_values(unique, params.num_perm, params.seed)
+        fp.lead = minhash_values(
+            sorted_unique(ordered[: scheme.lead]), params.lead_perm, params.seed + 1
         )
     fp.keys = index_keys(fp, params)
     return fp
@@ -282,7 +279,7 @@ class BandIndex:
     bytes per entry and a query is a binary search per level. Documents below ``min_id`` are
     forgotten (a window): queries skip them and merges drop them."""
 
-    def __init__(self, flush_at: int = 1 << 17) -> None:
+    def __init__(self, flush_at: int = 1 << 15) -> None:
         self.flush_at = flush_at
         self._levels: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending: dict[int, list[int]] = {}
@@ -370,27 +367,62 @@ class BandIndex:
     def query(self, keys: np.ndarray, stop: int | None = None) -> dict[int, int]:
         """Documents sharing any of ``keys``, with how many they share; keys listed by more
         than ``stop`` documents are skipped (too common to say anything)."""
+        docs, shared = self.query_arrays(keys, stop)
+        return dict(zip(docs.tolist(), shared.tolist(), strict=True))
+
+    def query_arrays(
+        self, keys: np.ndarray, stop: int | None = None, keep: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``query`` as two arrays: document ids (sorted) and keys shared. The key ``keep``
+        is never skipped however common."""
         keys = np.unique(keys)  # sorted needles: numpy's searchsorted reuses the last position
-        found: dict[int, int] = {}
-        postings: dict[int, list[int]] = {}
-        for key in keys.tolist():
-            hit = self._pending.get(key)
-            if hit:
-                postings.setdefault(key, []).extend(hit)
+        # (key position, document) pairs from every level and the pending entries
+        key_parts: list[np.ndarray] = []
+        id_parts: list[np.ndarray] = []
         for level_keys, level_ids in self._levels:
             lo = np.searchsorted(level_keys, keys, side="left")
             hi = np.searchsorted(level_keys, keys, side="right")
-            for i in np.flatnonzero(hi > lo).tolist():
-                postings.setdefault(int(keys[i]), []).extend(
-                    level_ids[int(lo[i]) : int(hi[i])].tolist()
-                )
-        for ids in postings.values():
-            live = {i for i in ids if i >= self.min_id}
-            if stop is not None and len(live) > stop:
+            sizes = hi - lo
+            total = int(sizes.sum())
+            if not total:
                 continue
-            for i in live:
-                found[i] = found.get(i, 0) + 1
-        return found
+            which = np.repeat(np.arange(len(keys)), sizes)
+            offsets = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            key_parts.append(which)
+            id_parts.append(level_ids[lo[which] + offsets])
+        if self._pending:
+            pending_keys: list[int] = []
+            pending_ids: list[int] = []
+            for k, key in enumerate(keys.tolist()):
+                hit = self._pending.get(key)
+                if hit:
+                    pending_keys.extend([k] * len(hit))
+                    pending_ids.extend(hit)
+            if pending_ids:
+                key_parts.append(np.asarray(pending_keys, dtype=np.int64))
+                id_parts.append(np.asarray(pending_ids, dtype=np.uint32))
+        if not id_parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        which = np.concatenate(key_parts)
+        ids = np.concatenate(id_parts).astype(np.int64)
+        live = ids >= self.min_id
+        which, ids = which[live], ids[live]
+        if stop is not None and len(ids):
+            per_key = np.bincount(which, minlength=len(keys))
+            common = per_key > stop
+            if keep is not None:
+                common[np.searchsorted(keys, np.uint64(keep))] = False
+            ids = ids[~common[which]]
+        docs, shared = np.unique(ids, return_counts=True)
+        return docs, shared
+
+    def key_counts(self, doc_ids: np.ndarray) -> np.ndarray:
+        """``key_count`` of many documents at once."""
+        inside = doc_ids < len(self._key_counts)
+        out = np.zeros(len(doc_ids), dtype=np.int64)
+        out[inside] = self._key_counts[doc_ids[inside]]
+        return out
 
     def nbytes(self) -> int:
         """Memory held by the sorted levels (the pending dict is bounded by ``flush_at``)."""
@@ -525,6 +557,9 @@ def compare(
         return Evidence(0.0, 0.0, 0.0)
     similarity = shared / (len(new_unique) + len(old_unique) - shared)
     containment = shared / min(len(new_unique), len(old_unique))
+    if containment < params.containment_floor:
+        # too little in common to cover anything: no need to look for passages
+        return Evidence(round(similarity, 4), round(containment, 4), 0.0)
     scheme = SCHEMES[new.scheme]
     per_word = scheme.units_per_word
     shape = (
@@ -640,10 +675,17 @@ class DedupEngine:
         if fp.empty:
             return []
         keys = self.keys(fp)
-        anchored = self.index.query(keys[1:], stop=self.params.stop_postings)
-        counts = {doc: self.index.key_count(doc) - 1 for doc in anchored}
-        exact = self.index.query(keys[:1])
-        return rank_candidates(exact, anchored, counts, len(keys) - 1, self.params)
+        if len(keys) == 1:  # a short text: its exact key only
+            return rank_candidates(self.index.query(keys), {}, {}, 0, self.params)
+        # One lookup for all keys: a document sharing the exact key shares all the anchors
+        # too, and one sharing the anchors without the text is what the anchors are for.
+        docs, shared = self.index.query_arrays(keys, self.params.stop_postings, int(keys[0]))
+        enough = shared >= self.params.min_shared_anchors  # before looking up their sizes
+        docs, shared = docs[enough], shared[enough]
+        sizes = self.index.key_counts(docs) - 1
+        anchored = dict(zip(docs.tolist(), shared.tolist(), strict=True))
+        counts = dict(zip(docs.tolist(), sizes.tolist(), strict=True))
+        return rank_candidates({}, anchored, counts, len(keys) - 1, self.params)
 
     def match(
         self, fp: Fingerprint, lookup: DocLookup, candidates: Sequence[int] | None = None
