@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.syndication import Doc, build, distinct_articles, load_articles, long_documents
+from bench.syndication import Doc, build, distinct_articles, load_articles
 from crawler.corpus_dedup import MemoryDeduper
 from crawler.dedup import DedupParams
 
