@@ -207,6 +207,9 @@ _Q = pow(_P, -1, 1 << 64)
 _pow_cache: dict[str, np.ndarray] = {}
 
 
+_POW_CACHE_MAX = 1 << 20  # code points: news texts; a huge text's powers are not kept
+
+
 def _powers(base: int, n: int, key: str) -> np.ndarray:
     cached = _pow_cache.get(key)
     if cached is None or len(cached) < n:
@@ -214,8 +217,10 @@ def _powers(base: int, n: int, key: str) -> np.ndarray:
         with np.errstate(over="ignore"):
             arr = np.full(size, base, dtype=np.uint64)
             arr[0] = 1
-            cached = np.cumprod(arr, dtype=np.uint64)
-        _pow_cache[key] = cached
+            powers = np.cumprod(arr, dtype=np.uint64)
+        if size > _POW_CACHE_MAX:
+            return powers[:n]
+        _pow_cache[key] = cached = powers
     return cached[:n]
 
 
@@ -252,6 +257,26 @@ def _unit_hashes(cps: np.ndarray, scheme: Scheme) -> np.ndarray:
     if scheme.unit == "char":
         mask &= ~np.isin(cps, _JOINERS)
         return _mix(cps[mask].astype(np.uint64) ^ salt)
+    if len(cps) <= _POW_CACHE_MAX:
+        return _word_hashes(cps, mask, salt)
+    # A huge text in pieces cut between words (a word's hash does not depend on where it
+    # stands): memory stays that of one piece.
+    parts = []
+    start = 0
+    while start < len(cps):
+        end = min(start + _POW_CACHE_MAX, len(cps))
+        if end < len(cps):
+            gaps = np.flatnonzero(~mask[start:end])
+            if len(gaps):
+                end = start + int(gaps[-1]) + 1
+        parts.append(_word_hashes(cps[start:end], mask[start:end], salt))
+        start = end
+    return np.concatenate(parts)
+
+
+def _word_hashes(cps: np.ndarray, mask: np.ndarray, salt: np.uint64) -> np.ndarray:
+    if len(cps) == 0:
+        return np.zeros(0, dtype=np.uint64)
     # Word boundaries from the mask; a word's hash is a polynomial over its code points,
     # computed for all words at once from prefix sums (arithmetic modulo 2**64).
     flags = mask.view(np.int8)
@@ -293,9 +318,11 @@ def unit_spans(text: str, scheme: Scheme) -> tuple[str, np.ndarray]:
     (words, or characters for character schemes): to quote a shared passage by its units."""
     cps = folded_code_points(text)
     folded = cps.tobytes().decode("utf-32-le", "surrogatepass")
+    mask = _word_mask(cps)
     if scheme.unit == "word":
-        spans = [m.span() for m in _WORD_RE.finditer(folded)]
-        return folded, np.array(spans, dtype=np.int64).reshape(-1, 2)
-    mask = _word_mask(cps) & ~np.isin(cps, _JOINERS)
+        # word boundaries from the mask, as shingling finds them (no Python object per word)
+        edges = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
+        return folded, np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+    mask &= ~np.isin(cps, _JOINERS)
     starts = np.flatnonzero(mask)
     return folded, np.stack([starts, starts + 1], axis=1)
