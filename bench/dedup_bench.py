@@ -269,34 +269,56 @@ def median_rate(fn: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
-def _corpus(count: int, seed: int, words: int = 800) -> list[str]:
-    """News-length texts of real BBC sentences drawn at random (two texts share a sentence now
-    and then, as unrelated news does; paragraphs are never reused whole), with a tenth of them
-    trimmed copies of an earlier text: what candidate lookup and verification meet in a news
-    stream."""
-    import random
-    import re
+class NewsStream:
+    """An endless stream of news-length texts for speed and memory figures, with what a real
+    stream has: most texts new (real BBC sentences with a third of their words swapped for
+    others from the set's vocabulary, so two texts share a stock phrase now and then but not
+    whole sentences, as unrelated news does), and a tenth of them trimmed copies of a recent
+    text. (A few thousand real articles cannot make 100,000 distinct ones: drawing whole
+    sentences or paragraphs again makes every text a partial copy of hundreds of others.)"""
 
-    rng = random.Random(seed)
-    sentences = [
-        x
-        for row in load_articles()
-        for x in re.split(r"(?<=[.!?])\s+", row["body"].replace("\n\n", " "))
-        if len(x.split()) > 3
-    ]
-    texts: list[str] = []
-    for i in range(count):
-        if i and rng.random() < 0.1:
-            paras = texts[rng.randrange(i)].split("\n\n")
-            texts.append("\n\n".join(paras[: max(2, len(paras) // 2)]))
-            continue
-        paras, total = [], 0
-        while total < words:
-            para = " ".join(rng.sample(sentences, 3))
+    def __init__(self, seed: int, words: int = 800) -> None:
+        import random
+        import re
+
+        self.rng = random.Random(seed)
+        self.words = words
+        rows = load_articles()
+        self.sentences = [
+            x.split()
+            for row in rows
+            for x in re.split(r"(?<=[.!?])\s+", row["body"].replace("\n\n", " "))
+            if len(x.split()) > 3
+        ]
+        self.vocabulary = [w for sentence in self.sentences for w in sentence]
+        self.recent: list[str] = []
+
+    def next(self) -> str:
+        rng = self.rng
+        if self.recent and rng.random() < 0.1:
+            paras = rng.choice(self.recent).split("\n\n")
+            return "\n\n".join(paras[: max(2, len(paras) // 2)])
+        paras: list[str] = []
+        total = 0
+        while total < self.words:
+            sentences = []
+            for sentence in rng.sample(self.sentences, 3):
+                sentences.append(
+                    " ".join(
+                        w if rng.random() > 0.33 else rng.choice(self.vocabulary) for w in sentence
+                    )
+                )
+            para = " ".join(sentences)
             paras.append(para)
             total += len(para.split())
-        texts.append("\n\n".join(paras))
-    return texts
+        text = "\n\n".join(paras)
+        self.recent = [*self.recent[-999:], text]
+        return text
+
+
+def _corpus(count: int, seed: int) -> list[str]:
+    stream = NewsStream(seed)
+    return [stream.next() for _ in range(count)]
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -388,18 +410,14 @@ def memory(args: argparse.Namespace) -> None:
     point to the end (the spool file on disk is not RAM)."""
     n = args.memory_docs
     print(f"== memory: newscrawl dedup remembering {n:,} documents ==")
-    import random
-
-    rng = random.Random(9)
-    pool = [p for row in load_articles() for p in row["body"].split("\n\n") if p.strip()]
+    stream = NewsStream(seed=9, words=650)
     d = MemoryDeduper(DedupParams(), spool_dir=args.tmp)
     gc.collect()
     start_rss = rss_bytes()
     half_rss = 0
     started = time.perf_counter()
     for i in range(n):
-        text = "\n\n".join(rng.sample(pool, 8))  # about 650 words
-        d.add(text)
+        d.add(stream.next())
         if i + 1 == n // 2:
             gc.collect()
             half_rss = rss_bytes()

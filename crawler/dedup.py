@@ -63,7 +63,7 @@ class DedupParams:
     seed: int = 20151009
     min_shingles: int = 50
     anchor_bits: int = 3  # 1 in 2**anchor_bits shingles is an anchor
-    max_anchors: int = 64  # per document (the lowest-hashed, when there are more)
+    max_anchors: int = 48  # per document (the lowest-hashed, when there are more)
     # -- lookup and verification: change nothing stored, so changing them needs no re-index --
     stop_postings: int = 400  # anchors listed by more documents are not looked up
     min_shared_anchors: int = 2
@@ -271,18 +271,71 @@ def index_keys(fp: Fingerprint, params: DedupParams) -> np.ndarray:
     return np.concatenate([exact, anchor_keys(anchors(fp.shingles, params), salt)])
 
 
+class _Level:
+    """One sorted run of the index: keys (uint64) and their document ids, and for a big run a
+    directory of where each bucket of the key space (its top bits) starts, so that a lookup
+    reads a few neighbouring entries instead of binary-searching megabytes (the keys are
+    hashes: evenly spread, about two to a bucket)."""
+
+    WINDOW = 8  # entries read per key; a longer run of one key falls back to binary search
+    DIRECTORY_FROM = 1 << 16  # smaller runs stay in cache: binary search is fine
+
+    def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        self.keys = keys
+        self.ids = ids
+        self.shift = np.uint64(64)
+        self.directory: np.ndarray | None = None
+        if len(keys) >= self.DIRECTORY_FROM:
+            bits = max(1, int(len(keys)).bit_length() - 2)
+            self.shift = np.uint64(64 - bits)
+            counts = np.bincount((keys >> self.shift).astype(np.int64), minlength=1 << bits)
+            self.directory = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def nbytes(self) -> int:
+        extra = self.directory.nbytes if self.directory is not None else 0
+        return int(self.keys.nbytes + self.ids.nbytes + extra)
+
+    def find(self, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first position, run length) of each sorted needle; length 0 where absent."""
+        keys = self.keys
+        if self.directory is None:
+            lo = np.searchsorted(keys, needles, side="left")
+            return lo, np.searchsorted(keys, needles, side="right") - lo
+        bucket = (needles >> self.shift).astype(np.int64)
+        start = self.directory[bucket].astype(np.int64)
+        end = self.directory[bucket + 1].astype(np.int64)
+        at = start[:, None] + np.arange(self.WINDOW)
+        inside = at < end[:, None]
+        hits = inside & (keys[np.minimum(at, len(keys) - 1)] == needles[:, None])
+        sizes = hits.sum(axis=1)
+        lo = start + np.argmax(hits, axis=1)
+        spill = np.flatnonzero(end - start > self.WINDOW)  # a crowded bucket: search it
+        if len(spill):
+            wide = needles[spill]
+            left = np.searchsorted(keys, wide, side="left")
+            lo[spill] = left
+            sizes[spill] = np.searchsorted(keys, wide, side="right") - left
+        return lo, sizes
+
+
 class BandIndex:
     """Append-only inverted index: key -> document ids, in sorted numpy arrays.
 
     New entries collect in a dict; past ``flush_at`` entries they become a sorted level, and
-    levels of similar size are merged (a log-structured merge), so memory stays at about 12
-    bytes per entry and a query is a binary search per level. Documents below ``min_id`` are
+    levels of similar size are merged (a log-structured merge), so memory stays at about 14
+    bytes per entry (12, and a bucket directory) and a query reads a few entries per level. Documents below ``min_id`` are
     forgotten (a window): queries skip them and merges drop them."""
 
     def __init__(self, flush_at: int = 1 << 15) -> None:
         self.flush_at = flush_at
-        self._levels: list[tuple[np.ndarray, np.ndarray]] = []
-        self._pending: dict[int, list[int]] = {}
+        self._levels: list[_Level] = []
+        self._pending: dict[int, list[int]] = {}  # for queries
+        self._pending_keys: list[int] = []  # the same entries in order, for the flush
+        self._pending_ids: list[int] = []
         self._pending_entries = 0
         self.documents = 0
         self.min_id = 0
@@ -302,11 +355,17 @@ class BandIndex:
         return int(self._key_counts[doc_id]) if doc_id < len(self._key_counts) else 0
 
     def add(self, doc_id: int, keys: np.ndarray) -> None:
-        for key in keys.tolist():
+        listed = keys.tolist()
+        for key in listed:
             self._pending.setdefault(key, []).append(doc_id)
+        self._pending_keys.extend(listed)
+        self._pending_ids.extend([doc_id] * len(listed))
         self._pending_entries += len(keys)
         self.documents += 1
-        self._count(np.array([doc_id]), np.array([len(keys)]))
+        if doc_id >= len(self._key_counts):
+            self._count(np.array([doc_id]), np.array([len(keys)]))
+        else:
+            self._key_counts[doc_id] = min(len(keys), 255)
         if self._pending_entries >= self.flush_at:
             self.flush()
 
@@ -319,50 +378,44 @@ class BandIndex:
         flat_ids = np.repeat(doc_ids.astype(np.uint32), counts)
         self._count(doc_ids.astype(np.int64), counts)
         order = np.argsort(flat_keys, kind="stable")
-        self._levels.append((flat_keys[order], flat_ids[order]))
+        self._levels.append(_Level(flat_keys[order], flat_ids[order]))
         self.documents += len(doc_ids)
         self._merge()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        keys = np.fromiter(
-            (k for k, ids in self._pending.items() for _ in ids),
-            dtype=np.uint64,
-            count=self._pending_entries,
-        )
-        ids = np.fromiter(
-            (i for v in self._pending.values() for i in v),
-            dtype=np.uint32,
-            count=self._pending_entries,
-        )
+        keys = np.array(self._pending_keys, dtype=np.uint64)
+        ids = np.array(self._pending_ids, dtype=np.uint32)
         order = np.argsort(keys, kind="stable")
-        self._levels.append((keys[order], ids[order]))
+        self._levels.append(_Level(keys[order], ids[order]))
         self._pending.clear()
+        self._pending_keys.clear()
+        self._pending_ids.clear()
         self._pending_entries = 0
         self._merge()
 
     def _merge(self) -> None:
-        while len(self._levels) > 1 and len(self._levels[-1][0]) * 2 >= len(self._levels[-2][0]):
-            k2, i2 = self._levels.pop()
-            k1, i1 = self._levels.pop()
-            keys = np.concatenate([k1, k2])
-            ids = np.concatenate([i1, i2])
+        while len(self._levels) > 1 and len(self._levels[-1]) * 2 >= len(self._levels[-2]):
+            second = self._levels.pop()
+            first = self._levels.pop()
+            keys = np.concatenate([first.keys, second.keys])
+            ids = np.concatenate([first.ids, second.ids])
             if self.min_id:
                 live = ids >= self.min_id
                 keys, ids = keys[live], ids[live]
             order = np.argsort(keys, kind="stable")
-            self._levels.append((keys[order], ids[order]))
+            self._levels.append(_Level(keys[order], ids[order]))
 
     def forget_below(self, min_id: int) -> None:
         """Forget documents with ids below ``min_id``; their entries go at the next merges."""
         self.min_id = max(self.min_id, min_id)
         if self._levels and len(self._levels) == 1:
-            keys, ids = self._levels[0]
-            dead = int(np.count_nonzero(ids < self.min_id))
-            if dead * 2 > len(ids):  # one big level, mostly dead: compact it now
-                live = ids >= self.min_id
-                self._levels[0] = (keys[live], ids[live])
+            level = self._levels[0]
+            dead = int(np.count_nonzero(level.ids < self.min_id))
+            if dead * 2 > len(level):  # one big level, mostly dead: compact it now
+                live = level.ids >= self.min_id
+                self._levels[0] = _Level(level.keys[live], level.ids[live])
 
     def query(self, keys: np.ndarray, stop: int | None = None) -> dict[int, int]:
         """Documents sharing any of ``keys``, with how many they share; keys listed by more
@@ -379,17 +432,15 @@ class BandIndex:
         # (key position, document) pairs from every level and the pending entries
         key_parts: list[np.ndarray] = []
         id_parts: list[np.ndarray] = []
-        for level_keys, level_ids in self._levels:
-            lo = np.searchsorted(level_keys, keys, side="left")
-            hi = np.searchsorted(level_keys, keys, side="right")
-            sizes = hi - lo
+        for level in self._levels:
+            lo, sizes = level.find(keys)
             total = int(sizes.sum())
             if not total:
                 continue
             which = np.repeat(np.arange(len(keys)), sizes)
             offsets = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
             key_parts.append(which)
-            id_parts.append(level_ids[lo[which] + offsets])
+            id_parts.append(level.ids[lo[which] + offsets])
         if self._pending:
             pending_keys: list[int] = []
             pending_ids: list[int] = []
@@ -426,7 +477,7 @@ class BandIndex:
 
     def nbytes(self) -> int:
         """Memory held by the sorted levels (the pending dict is bounded by ``flush_at``)."""
-        return sum(k.nbytes + i.nbytes for k, i in self._levels)
+        return sum(level.nbytes for level in self._levels)
 
 
 @dataclass(frozen=True)
