@@ -286,7 +286,7 @@ class _Level:
         self.shift = np.uint64(64)
         self.directory: np.ndarray | None = None
         if len(keys) >= self.DIRECTORY_FROM:
-            bits = max(1, int(len(keys)).bit_length() - 2)
+            bits = max(1, len(keys).bit_length() - 2)
             self.shift = np.uint64(64 - bits)
             counts = np.bincount((keys >> self.shift).astype(np.int64), minlength=1 << bits)
             self.directory = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
