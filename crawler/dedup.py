@@ -327,8 +327,9 @@ class BandIndex:
 
     New entries collect in a dict; past ``flush_at`` entries they become a sorted level, and
     levels of similar size are merged (a log-structured merge), so memory stays at about 14
-    bytes per entry (12, and a bucket directory) and a query reads a few entries per level. Documents below ``min_id`` are
-    forgotten (a window): queries skip them and merges drop them."""
+    bytes per entry (12, and a bucket directory) and a query reads a few entries per level.
+    Documents below ``min_id`` are forgotten (a window): queries skip them and merges drop
+    them."""
 
     def __init__(self, flush_at: int = 1 << 15) -> None:
         self.flush_at = flush_at
