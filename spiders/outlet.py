@@ -241,10 +241,9 @@ class OutletSpider(Spider):
         """Feed and sitemap parsing runs in the worker pool under a wall-clock budget:
         feedparser has quadratic corners (a 64 KB <author> takes seconds) and a big sitemap
         is real CPU work that must not stall the reactor."""
-        future = runtime.extraction_pool(self.crawler.settings).schedule(
-            fn, args=args, timeout=self.parse_timeout
+        return await runtime.run_in_pool(
+            self.crawler.settings, fn, *args, timeout=self.parse_timeout
         )
-        return await asyncio.wrap_future(future)
 
     async def parse_source(self, response: Response) -> AsyncIterator[Request]:
         kind = response.meta["source_kind"]
