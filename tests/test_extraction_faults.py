@@ -46,7 +46,7 @@ def make_crawler(**overrides: Any) -> Any:
 
 
 def article(n: int, html: str | None = None) -> ArticleItem:
-    url = f"https://www.presstv.ir/Detail/2025/01/0{n % 9 + 1}/{n}/story"
+    url = f"https://www.presstv.ir/Detail/story-{n}"  # no date in it: htmldate reads the page
     return ArticleItem(
         outlet_id="presstv",
         url=url,
@@ -57,7 +57,7 @@ def article(n: int, html: str | None = None) -> ArticleItem:
     )
 
 
-# Seconds of trafilatura work in one page (the D2 case's page), time to kill its worker.
+# Seconds of trafilatura and htmldate work in one page (the D2 case's), time to kill its worker.
 SLOW_PAGE = article_page("slow", ["Many words in a paragraph here. " * 40] * 4000)
 
 
