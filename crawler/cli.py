@@ -230,8 +230,7 @@ def _read_page(name: str) -> tuple[str, bytes]:
 
 def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """The crawl's extraction on saved pages: one JSON object per page on standard output."""
-    from w3lib.encoding import html_to_unicode
-
+    from crawler.decoding import Undecodable, decode_html
     from crawler.extraction import ExtractionFailed, extract_page, reconcile
     from crawler.registry import ExtractionHints
 
@@ -249,7 +248,8 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         try:
             source, data = _read_page(name)
             record["file"] = source
-            _encoding, html = html_to_unicode(None, data)
+            html, encoding, _evidence = decode_html(data, None)  # a saved file has no header
+            record["encoding"] = encoding
             page = extract_page(
                 html,
                 args.url or "",
@@ -257,10 +257,9 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 drop_line_patterns=hints.drop_line_patterns,
                 keep_selectors=hints.keep_selectors,
             )
-        except (OSError, EOFError, zlib.error, ExtractionFailed) as exc:
+        except (OSError, EOFError, zlib.error, ExtractionFailed, Undecodable) as exc:
             failed += 1
-            reason = exc.reason if isinstance(exc, ExtractionFailed) else "unreadable"
-            record["error"] = reason
+            record["error"] = getattr(exc, "reason", "unreadable")
             record["detail"] = getattr(exc, "detail", "") or str(exc)
             print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
             continue

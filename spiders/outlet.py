@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from crawler import runtime
 from crawler.dates import utcnow
+from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet, Source
@@ -390,7 +391,12 @@ class OutletSpider(Spider):
             ]
         if looks_binary(response.body):
             return [FetchFailure(self.outlet.id, canonical, "binary_body", "NUL/control bytes")]
-        html = response.text
+        try:  # not response.text: its charset label is believed even when the bytes say not
+            decoded = decode_html(response.body, charset_from_content_type(content_type))
+        except Undecodable as exc:
+            return [FetchFailure(self.outlet.id, canonical, "undecodable", exc.detail)]
+        self._inc(f"decode/{decoded.evidence}")
+        html = decoded.text
         item = ArticleItem(
             outlet_id=self.outlet.id,
             url=discovery.url,
