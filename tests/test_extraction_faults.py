@@ -1,10 +1,14 @@
 """Extraction faults at the pipeline layer: each pipeline is built from a throwaway crawler
 (``get_crawler`` + ``from_crawler``) and called on hand-made items, with the real worker pool.
-A worker is killed with SIGKILL, as the kernel's OOM killer would."""
+A worker is killed with SIGKILL, as the kernel's OOM killer would. And ``newscrawl extract``
+(called in-process) on hostile files."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import io
+import json
 import multiprocessing
 import os
 import signal
@@ -23,7 +27,7 @@ from sqlalchemy import select
 from twisted.python.failure import Failure
 
 import crawler.settings as project_settings
-from crawler import runtime
+from crawler import cli, runtime
 from crawler.items import ArticleItem
 from crawler.registry import ExtractionHints, load_registry
 from pipelines.dedup import DedupPipeline
@@ -148,3 +152,29 @@ def test_a_dropped_article_is_recorded_failed_so_the_next_run_retries_it(
     assert states[item.canonical_url] == ("failed", "extraction_crashed")
     assert states[article(6).canonical_url] == ("failed", "pipeline_error")
     db.dispose()
+
+
+def extract_command(*args: str) -> tuple[int, list[dict[str, Any]]]:
+    out = io.StringIO()
+    code = cli.cmd_extract(cli.build_parser().parse_args(["extract", *args]), out=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_extract_command_caps_decompression_and_goes_on(tmp_path: Path) -> None:
+    """``newscrawl extract bomb.gz`` decompressed everything into memory (MemoryError at
+    7.8 GB). Now a page is read to the crawl's download cap (DOWNLOAD_MAXSIZE, 10 MiB) and no
+    further, decompressed or not; the next file is still extracted; exit 1."""
+    member = gzip.compress(b"\0" * (16 << 20), compresslevel=9)  # 16 KiB for 16 MiB
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(member * 64)  # one file of 64 gzip members: 1 GiB decompressed
+    big = tmp_path / "big.html"
+    big.write_bytes(b"<p>" + b"word " * (3 << 20))  # 15 MiB, not compressed
+    good = tmp_path / "good.html"
+    good.write_text(article_page("Headline 7", paragraphs(7)), encoding="utf-8")
+    code, records = extract_command(str(bomb), str(big), str(good))
+    assert code == 1
+    assert [r.get("error") for r in records] == ["too_large", "too_large", None]
+    assert str(10 << 20) in records[0]["detail"]
+    assert "Story 7 paragraph 0" in records[2]["text"]
+    code, records = extract_command(str(good), "--max-size", "100")  # the cap is an option
+    assert code == 1 and records[0]["error"] == "too_large"
