@@ -17,7 +17,7 @@ class ExtractPipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.timeout = crawler.settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
-        runtime.extraction_pool(crawler.settings)  # start the workers before the first page
+        runtime.extraction_pool(crawler.settings)  # the process's pool, shared by its crawlers
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
