@@ -13,7 +13,8 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +92,13 @@ async def until_busy(seconds: float = 0.3) -> None:
         await asyncio.sleep(0.05)
 
 
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on a thread of its own: the session's Playwright browser (the browser
+    tests) keeps an event loop running on the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture
 def fresh_pool() -> Iterator[None]:
     runtime.shutdown()
@@ -126,7 +134,7 @@ def test_a_killed_worker_loses_only_its_article_and_the_pool_goes_on(fresh_pool:
         assert "Story 4 paragraph 0" in fourth.text
         assert (await dedup.process_item(fourth)).dedup is not None
 
-    asyncio.run(scenario())
+    run(scenario())
     assert crawler.stats.get_value("newscrawl/extract/failed/extraction_crashed") == 1
     assert crawler.stats.get_value("newscrawl/extract/ok") == 3
 
@@ -146,7 +154,7 @@ def test_a_dropped_article_is_recorded_failed_so_the_next_run_retries_it(
         # an exception that is not a drop (a bug in a pipeline) is recorded too, not lost
         await store.item_error(article(6), None, None, Failure(RuntimeError("boom")))
 
-    asyncio.run(scenario())
+    run(scenario())
     with db.read() as s:
         states = {u.url: (u.state, u.reason) for u in s.scalars(select(UrlState))}
     assert states[item.canonical_url] == ("failed", "extraction_crashed")
