@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import gzip
+import io
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -221,17 +222,40 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         runtime.shutdown()
 
 
-def _read_page(name: str) -> tuple[str, bytes]:
-    data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+class PageTooLarge(Exception):
+    """A saved page over the size cap, as read or once decompressed."""
+
+    reason = "too_large"  # as the crawl records a download over DOWNLOAD_MAXSIZE
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_capped(stream: _Readable, limit: int, what: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PageTooLarge(f"{what} over {limit} bytes (--max-size)")
+    return data
+
+
+def _read_page(name: str, limit: int) -> tuple[str, bytes]:
+    """A saved page's bytes, gunzipped when gzipped; at most ``limit`` bytes either way, read
+    and decompressed incrementally, so a gzip bomb costs ``limit`` bytes of memory at most."""
+    if name == "-":
+        data = _read_capped(sys.stdin.buffer, limit, "page")
+    else:
+        with Path(name).open("rb") as fh:
+            data = _read_capped(fh, limit, "page")
     if data[:2] == b"\x1f\x8b":  # saved pages are often gzipped (.html.gz)
-        data = gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            data = _read_capped(gz, limit, "decompressed page")
     return ("<stdin>" if name == "-" else name), data
 
 
 def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """The crawl's extraction on saved pages: one JSON object per page on standard output."""
-    from w3lib.encoding import html_to_unicode
-
+    from crawler.decoding import Undecodable, decode_html
     from crawler.extraction import ExtractionFailed, extract_page, reconcile
     from crawler.registry import ExtractionHints
 
@@ -243,13 +267,16 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         if args.outlet not in registry:
             raise OutletError("(command line)", "--outlet", f"no outlet {args.outlet!r}")
         hints, language = registry[args.outlet].extraction, registry[args.outlet].language
+    # the crawl's own cap on a download (decompressed too), unless told otherwise
+    limit = args.max_size or _scrapy_settings(None, None).getint("DOWNLOAD_MAXSIZE")
     failed = 0
     for name in args.files:
         record: dict[str, Any] = {"file": name, "url": args.url}
         try:
-            source, data = _read_page(name)
+            source, data = _read_page(name, limit)
             record["file"] = source
-            _encoding, html = html_to_unicode(None, data)
+            html, encoding, _evidence = decode_html(data, None)  # a saved file has no header
+            record["encoding"] = encoding
             page = extract_page(
                 html,
                 args.url or "",
@@ -257,10 +284,9 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 drop_line_patterns=hints.drop_line_patterns,
                 keep_selectors=hints.keep_selectors,
             )
-        except (OSError, EOFError, zlib.error, ExtractionFailed) as exc:
+        except (OSError, EOFError, zlib.error, ExtractionFailed, Undecodable, PageTooLarge) as exc:
             failed += 1
-            reason = exc.reason if isinstance(exc, ExtractionFailed) else "unreadable"
-            record["error"] = reason
+            record["error"] = getattr(exc, "reason", "unreadable")
             record["detail"] = getattr(exc, "detail", "") or str(exc)
             print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
             continue
@@ -655,6 +681,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the page's URL (one FILE only); helps metadata and links")
     p.add_argument("--outlet", help="apply this outlet's extraction hints")
     p.add_argument("--outlets-dir")
+    p.add_argument(
+        "--max-size",
+        type=int,
+        metavar="BYTES",
+        help="refuse a page larger than this, as read or decompressed (too_large); default: the "
+        "crawl's download cap, DOWNLOAD_MAXSIZE (10 MiB)",
+    )
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("outlets", help="list outlets and their sources")

@@ -23,6 +23,7 @@ from crawler.article_text import (
     strip_captions,
 )
 from crawler.dates import believable, parse_date
+from crawler.decoding import REPLACEMENT, garbled
 from crawler.items import Discovery
 from crawler.text import clean_field, clean_text
 
@@ -194,6 +195,9 @@ def extract_page(
     text = drop_leading_headlines(text, [getattr(doc, "title", None), feed_title])
     text = drop_trailing_contact_lines(text)
     text = drop_lines(clean_text(text), drop_line_patterns)
+    if garbled(text):  # a page already broken at its source: never stored or fingerprinted
+        bad = text.count(REPLACEMENT)
+        raise ExtractionFailed("undecodable", f"{bad} of {len(text)} characters are U+FFFD")
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionFailed("text_too_short", f"{len(text)} characters")
     if doc is None:

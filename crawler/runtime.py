@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
-from pebble import ProcessPool
+from pebble import ProcessExpired, ProcessPool
 
 from crawler.dedup import DedupEngine, DedupParams
 from storage import signatures
 from storage.db import Database, database_url
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _databases: dict[str, Database] = {}
@@ -130,10 +137,14 @@ def warm_up_worker() -> None:
 
 
 def extraction_pool(settings: Any) -> ProcessPool:
-    """Worker processes for trafilatura; a worker that dies or overruns is replaced by pebble."""
+    """Worker processes for trafilatura (and feed, sitemap and fingerprint work). Use
+    ``run_in_pool``: it survives what the bare pool does not."""
     global _pool
     with _lock:
-        if _pool is None or not _pool.active:
+        if _pool is not None and not _pool.active:
+            _retire(_pool)
+            _pool = None
+        if _pool is None:
             # forkserver: forking the crawler itself would copy the reactor's threads and locks.
             _pool = ProcessPool(
                 max_workers=extraction_workers(settings),
@@ -142,6 +153,64 @@ def extraction_pool(settings: Any) -> ProcessPool:
                 initializer=warm_up_worker,
             )
         return _pool
+
+
+def _retire(pool: ProcessPool) -> None:
+    """Stop a broken pool's remaining workers and threads, off the caller's thread."""
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            pool.stop()  # type: ignore[no-untyped-call]
+            pool.join(timeout=10)
+
+    threading.Thread(target=stop, name="newscrawl-pool-retire", daemon=True).start()
+
+
+def _discard(pool: ProcessPool) -> None:
+    """Forget a broken pool, so that the next task gets a new one."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+            _retire(pool)
+
+
+class WorkerCrashed(Exception):
+    """The worker process running this task died (SIGKILL, the OOM killer, a crash in C)."""
+
+
+#: A task aborted this many times by a pool that broke under it counts as having crashed it.
+POOL_ATTEMPTS = 2
+
+
+async def run_in_pool(settings: Any, fn: Callable[..., T], *args: Any, timeout: float) -> T:
+    """``fn(*args)`` in the extraction pool, within ``timeout`` seconds of work.
+
+    pebble replaces a worker that dies while running a task (the task fails with
+    ProcessExpired), but a worker that dies while idle, or before its task is acknowledged,
+    breaks the whole pool: every pending task fails with BrokenProcessPool and every later
+    ``schedule`` raises RuntimeError("Unexpected error within the Pool"). Here a broken pool is
+    replaced by a new one and the tasks it aborted run again there; only the task whose own
+    worker died is given up. Raises WorkerCrashed for that one, concurrent.futures'
+    TimeoutError past the limit, and whatever ``fn`` raised."""
+    for attempt in range(1, POOL_ATTEMPTS + 1):
+        pool = extraction_pool(settings)
+        try:
+            future = pool.schedule(fn, args=args, timeout=timeout)
+        except RuntimeError:  # broke after extraction_pool looked at it
+            logger.warning("extraction pool broken; starting a new one")
+            _discard(pool)
+            continue
+        try:
+            return await asyncio.wrap_future(future)
+        except ProcessExpired as exc:
+            raise WorkerCrashed(f"worker died: {exc} (exit code {exc.exitcode})") from exc
+        except BrokenProcessPool as exc:
+            logger.warning("extraction pool broken (%s); starting a new one", exc)
+            _discard(pool)
+            if attempt == POOL_ATTEMPTS:
+                raise WorkerCrashed(f"pool broken under the task {attempt} times: {exc}") from exc
+    raise WorkerCrashed("no working extraction pool")
 
 
 def db_writer() -> ThreadPoolExecutor:

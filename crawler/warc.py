@@ -1,21 +1,26 @@
 """Optional raw archive: every fetched response written to a WARC file (warcio), so a corpus can
 be re-extracted later without re-crawling. On with ``newscrawl crawl --warc DIR`` (setting
-``NEWSCRAWL_WARC_DIR``); one gzipped WARC file per outlet and run."""
+``NEWSCRAWL_WARC_DIR``); one gzipped WARC file per outlet and run. ``read_responses`` reads
+them back, and decodes a page as the crawl did (``crawler.decoding``)."""
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.dates import utcnow
+from crawler.decoding import Decoded, charset_from_content_type, decode_html
 
 
 class WarcArchive:
@@ -88,3 +93,31 @@ class WarcArchive:
         self.executor.shutdown(wait=True)
         if self.file is not None:
             self.file.close()
+
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    url: str
+    status: int
+    content_type: str
+    body: bytes  # as the crawl saw it (after Content-Encoding)
+
+    def decode(self) -> Decoded:
+        """The page's text, decoded exactly as the crawl decodes a fetched page; raises
+        crawler.decoding.Undecodable as the crawl would have recorded ``undecodable``."""
+        return decode_html(self.body, charset_from_content_type(self.content_type))
+
+
+def read_responses(path: Path) -> Iterator[ArchivedResponse]:
+    """Every response record of a WARC file, in file order."""
+    with path.open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type != "response":
+                continue
+            http = record.http_headers
+            yield ArchivedResponse(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                status=int(http.get_statuscode()) if http else 0,
+                content_type=(http.get_header("Content-Type") or "") if http else "",
+                body=record.content_stream().read(),
+            )

@@ -5,7 +5,6 @@ one after the other always see each other."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -21,7 +20,6 @@ class DedupPipeline:
             raise NotConfigured("NEWSCRAWL_DEDUP_ENABLED is off")
         self.crawler = crawler
         self.params = runtime.dedup_params(crawler.settings)
-        self.pool = runtime.extraction_pool(crawler.settings)
         self.timeout = crawler.settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
 
     @classmethod
@@ -31,12 +29,15 @@ class DedupPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        future = self.pool.schedule(
-            fingerprint, args=(item.text, self.params), timeout=self.timeout
-        )
         try:
-            item.dedup = await asyncio.wrap_future(future)
-        except Exception as exc:  # a timeout or a dead worker: recorded, the crawl goes on
+            item.dedup = await runtime.run_in_pool(
+                self.crawler.settings, fingerprint, item.text, self.params, timeout=self.timeout
+            )
+        except runtime.WorkerCrashed as exc:  # same reason as in extraction: retried next run
+            self.crawler.stats.inc_value("newscrawl/dedup/failed")
+            detail = f"while fingerprinting: {exc}"
+            raise DropItem(f"extraction_crashed: {detail}", log_level="INFO") from exc
+        except Exception as exc:  # a timeout or a fingerprint bug: recorded, the crawl goes on
             self.crawler.stats.inc_value("newscrawl/dedup/failed")
             raise DropItem(f"dedup_failed: {type(exc).__name__}: {exc}", log_level="INFO") from exc
         stats = self.crawler.stats

@@ -3,11 +3,9 @@ with a per-document time limit; page and feed metadata reconciled."""
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from pebble import ProcessExpired
 from scrapy.exceptions import DropItem
 
 from crawler import runtime
@@ -19,7 +17,7 @@ class ExtractPipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.timeout = crawler.settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
-        self.pool = runtime.extraction_pool(crawler.settings)
+        runtime.extraction_pool(crawler.settings)  # the process's pool, shared by its crawlers
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
@@ -33,9 +31,11 @@ class ExtractPipeline:
         if not isinstance(item, ArticleItem):
             return item
         outlet = self.crawler.spider.outlet  # one crawler, one outlet
-        future = self.pool.schedule(
-            extract_page,
-            args=(
+        runtime.extraction_backlog += 1  # reactor thread only: no lock needed
+        try:
+            page = await runtime.run_in_pool(
+                self.crawler.settings,
+                extract_page,
                 item.html,
                 item.response_url,
                 outlet.extraction.drop_selectors,
@@ -44,17 +44,13 @@ class ExtractPipeline:
                 # the feed's headline and summary are evidence for the text extraction
                 item.discovery.title if item.discovery else None,
                 item.discovery.summary if item.discovery else None,
-            ),
-            timeout=self.timeout,
-        )
-        runtime.extraction_backlog += 1  # reactor thread only: no lock needed
-        try:
-            page = await asyncio.wrap_future(future)
+                timeout=self.timeout,
+            )
         except ExtractionFailed as exc:
             raise self._drop(exc.reason, exc.detail) from exc
         except FutureTimeout as exc:
             raise self._drop("extraction_timeout", f"over {self.timeout:g} s") from exc
-        except ProcessExpired as exc:
+        except runtime.WorkerCrashed as exc:
             raise self._drop("extraction_crashed", str(exc)) from exc
         except Exception as exc:  # a parser bug on one hostile page must not stop the crawl
             raise self._drop("extraction_error", f"{type(exc).__name__}: {exc}") from exc

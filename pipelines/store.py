@@ -61,6 +61,7 @@ class StorePipeline:
         self.dedup_enabled = crawler.settings.getbool("NEWSCRAWL_DEDUP_ENABLED")
         self._closing: asyncio.Future[None] | None = None
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -135,6 +136,18 @@ class StorePipeline:
         reason, _, detail = message.partition(": ")
         if reason == "storage_error":
             return
+        await self._record(item, reason, detail)
+
+    async def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """A pipeline raised something other than DropItem (a bug, or a fault it did not
+        expect): Scrapy logs it and forgets the item, so record the URL as failed here; the
+        next run fetches it again."""
+        if not isinstance(item, ArticleItem) or self.failed:
+            return
+        exc = failure.value  # a twisted Failure
+        await self._record(item, "pipeline_error", f"{type(exc).__name__}: {exc}")
+
+    async def _record(self, item: ArticleItem, reason: str, detail: str) -> None:
         url = item.canonical_url or item_key(item.url)
         await self._write(repo.record_failure, self.db, item.outlet_id, url, reason, detail)
         self.crawler.stats.inc_value("newscrawl/store/failures_recorded")

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from crawler import runtime
 from crawler.dates import utcnow
+from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet, Source
@@ -241,10 +242,9 @@ class OutletSpider(Spider):
         """Feed and sitemap parsing runs in the worker pool under a wall-clock budget:
         feedparser has quadratic corners (a 64 KB <author> takes seconds) and a big sitemap
         is real CPU work that must not stall the reactor."""
-        future = runtime.extraction_pool(self.crawler.settings).schedule(
-            fn, args=args, timeout=self.parse_timeout
+        return await runtime.run_in_pool(
+            self.crawler.settings, fn, *args, timeout=self.parse_timeout
         )
-        return await asyncio.wrap_future(future)
 
     async def parse_source(self, response: Response) -> AsyncIterator[Request]:
         kind = response.meta["source_kind"]
@@ -391,7 +391,12 @@ class OutletSpider(Spider):
             ]
         if looks_binary(response.body):
             return [FetchFailure(self.outlet.id, canonical, "binary_body", "NUL/control bytes")]
-        html = response.text
+        try:  # not response.text: its charset label is believed even when the bytes say not
+            decoded = decode_html(response.body, charset_from_content_type(content_type))
+        except Undecodable as exc:
+            return [FetchFailure(self.outlet.id, canonical, "undecodable", exc.detail)]
+        self._inc(f"decode/{decoded.evidence}")
+        html = decoded.text
         item = ArticleItem(
             outlet_id=self.outlet.id,
             url=discovery.url,

@@ -138,10 +138,9 @@ def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_p
 def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
     mock_server: object, tmp_path: Path, sqlite_url: str
 ) -> None:
-    from warcio.archiveiterator import ArchiveIterator
-
     from crawler.extraction import extract_page
     from crawler.mockweb import MockOutlet, load_sample
+    from crawler.warc import read_responses
 
     outlets_dir = mock_server.outlets_dir  # type: ignore[attr-defined]
     warc_dir = tmp_path / "warc"
@@ -158,13 +157,7 @@ def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
     assert result.returncode == 0, result.stderr[-2000:]
     files = list(warc_dir.glob("demo_presstv-*.warc.gz"))
     assert len(files) == 1
-    pages = {}
-    with files[0].open("rb") as fh:
-        for record in ArchiveIterator(fh):
-            if record.rec_type == "response":
-                pages[record.rec_headers.get_header("WARC-Target-URI")] = (
-                    record.content_stream().read()
-                )
+    pages = {r.url: r for r in read_responses(files[0])}
     spec = next(o for o in load_sample()["outlets"] if o["id"] == "demo_presstv")
     hints = (("figcaption",), (r"^\s*Presstv\.com\s*$",))
     db = Database(sqlite_url)
@@ -172,5 +165,5 @@ def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
         stored = {a.url: a.text for a in s.scalars(select(Article))}
     assert len(stored) == len(MockOutlet(spec, 0).articles)
     for url, text in stored.items():
-        assert extract_page(pages[url].decode("utf-8"), url, *hints).text == text
+        assert extract_page(pages[url].decode().text, url, *hints).text == text
     assert any(u.endswith("/atom.xml") for u in pages)  # feeds are archived too
