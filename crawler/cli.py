@@ -228,7 +228,8 @@ def _read_page(name: str) -> tuple[str, bytes]:
     return ("<stdin>" if name == "-" else name), data
 
 
-def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     """The crawl's extraction on saved pages: one JSON object per page on standard output."""
     from w3lib.encoding import html_to_unicode
 
@@ -277,7 +278,8 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_outlets(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     for outlet in load_registry(args.outlets_dir).values():
         print(f"{outlet.id}\t{outlet.name}\t{outlet.language}\t{outlet.path}", file=out)
         for source in outlet.sources:
@@ -285,8 +287,8 @@ def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
-def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
-
+def print_stats(db: Database, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     rows = repo.outlet_stats(db)
     print(
         f"{'outlet':<16} {'articles':>8} {'dups':>5} {'failed':>6}  latest published  last run",
@@ -302,7 +304,7 @@ def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    print_stats(Database(args.db))
+    print_stats(Database(args.db, readonly=True))
     return EXIT_OK
 
 
@@ -416,7 +418,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         fields = export.check_fields(args.fields.split(",") if args.fields else None)
-        db = Database(args.db)
+        # a read: nothing migrated or created; only a consumer's checkpoint is ever written
+        db = Database(args.db, readonly=not args.consumer, migrate=False)
         after = exports.consumer_checkpoint(db, args.consumer) if args.consumer else 0
         flt = exports.ExportFilter(
             outlets=args.outlet or (),
@@ -484,7 +487,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from crawler.report import render
     from storage.reports import gather
 
-    html = render(gather(Database(args.db), days=args.days, health_runs=args.health_runs))
+    db = Database(args.db, readonly=True)
+    html = render(gather(db, days=args.days, health_runs=args.health_runs))
     if args.output in (None, "-"):
         sys.stdout.write(html)
     else:
@@ -509,7 +513,7 @@ def cmd_browse(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     db_path = Path(url.database)
-    Database(args.db).dispose()  # exists and is at the newest schema
+    Database(args.db, readonly=True).dispose()  # exists and is at the newest schema
     with tempfile.TemporaryDirectory(prefix="newscrawl-browse-") as folder:
         meta = write_metadata(db_path, Path(folder))
         cmd = [
@@ -558,13 +562,14 @@ def _why(evidence: dict[str, Any] | None, matched: int | None) -> str:
     return " ".join(parts)
 
 
-def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from datetime import timedelta
 
     from crawler.dates import utcnow
 
     since = utcnow() - timedelta(days=args.days) if args.days else None
-    views = repo.largest_clusters(Database(args.db), limit=args.limit, since=since)
+    views = repo.largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
     if not views:
         print("no clusters with copies yet", file=out)
     for view in views:
@@ -744,6 +749,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except (OutletError, StorageError, ParamsMismatch) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        # a database that fails mid-command (damaged pages, a server gone): one line, no trace
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"newscrawl: database error: {reason}", file=sys.stderr)
         return EXIT_FAILED
     return code
 

@@ -1,0 +1,169 @@
+"""Operating the corpus: read commands on read-only, missing, damaged and too-new databases,
+options that make no sense, the crawl lock, runs of killed crawls. Commands that start no crawl
+are called in this process (``crawler.cli.main``); every failure is one line and exit 1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crawler import cli
+from storage import repo
+from storage.db import Database
+
+from .test_storage import row
+
+
+def stored_corpus(path: Path) -> Path:
+    """A small SQLite corpus at ``path``: two articles and a finished run, all connections
+    closed (so no -wal or -shm file is left beside it)."""
+    from crawler.registry import load_registry
+
+    db = Database(str(path))
+    repo.sync_outlets(db, [load_registry()["presstv"]])
+    for n in (1, 2):
+        repo.store_article(
+            db,
+            row(
+                text=f"Story {n} about the council budget and the river bridge. " * 12,
+                url=f"https://www.presstv.ir/Detail/2025/01/0{n}/{n}/S",
+                aliases=[],
+                text_hash=f"h{n}",
+                published_at=datetime(2025, 1, n, tzinfo=UTC),
+            ),
+        )
+    run = repo.start_run(db, "presstv")
+    repo.finish_run(db, run, status="finished", articles_stored=2)
+    db.dispose()
+    return path
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Nobody may write in ``folder`` or its files, as on a read-only mount: write permission
+    removed and, for root (whom permissions do not stop), the immutable attribute set."""
+    paths = [folder, *folder.iterdir()]
+    for p in paths:
+        p.chmod(p.stat().st_mode & ~0o222)
+    immutable = os.geteuid() == 0
+    if immutable:
+        if not shutil.which("chattr"):
+            pytest.skip("running as root without chattr: cannot make a folder read-only")
+        done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+        if done.returncode:
+            pytest.skip(f"chattr +i failed here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        for p in paths:
+            p.chmod(p.stat().st_mode | 0o200)
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    assert "Traceback" not in err, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+READ_COMMANDS = [
+    ["stats"],
+    ["export", "--format", "jsonl"],
+    ["report", "--days", "3650"],
+    ["clusters", "--days", "0"],
+]
+
+
+def test_read_commands_read_a_read_only_database_and_change_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = stored_corpus(folder / "corpus.db")
+    before = sorted(p.name for p in folder.iterdir())
+    with read_only(folder):
+        for command in READ_COMMANDS:
+            assert cli.main([*command, "--db", str(path)]) == 0, capsys.readouterr().err
+            out = capsys.readouterr().out
+            if command[0] == "stats":
+                assert out.splitlines()[1].split()[:2] == ["presstv", "2"]
+            if command[0] == "export":
+                assert len(out.splitlines()) == 2
+            if command[0] == "report":
+                assert "<html" in out.lower()
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_read_commands_on_a_missing_file_say_so_and_create_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "sub" / "none.db"
+    for command in READ_COMMANDS:
+        assert cli.main([*command, "--db", str(missing)]) == 1
+        one_line_error(capsys.readouterr().err, "no database at", str(missing))
+    assert not missing.parent.exists()
+    # a file path, a sqlite:/// URL and the environment variable name the same database
+    path = stored_corpus(tmp_path / "corpus.db")
+    for db in (str(path), f"sqlite:///{path}"):
+        assert cli.main(["stats", "--db", db]) == 0
+        assert "presstv" in capsys.readouterr().out
+
+
+def test_read_commands_do_not_migrate_an_old_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alembic import command
+
+    from storage.db import _alembic_config, make_engine
+
+    path = tmp_path / "old.db"
+    engine = make_engine(str(path))
+    cfg = _alembic_config(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    engine.dispose()
+    data = path.read_bytes()
+    assert cli.main(["stats", "--db", str(path)]) == 1
+    one_line_error(capsys.readouterr().err, str(path), "revision 0003", "newscrawl upgrade")
+    assert path.read_bytes() == data
+    assert cli.main(["upgrade", "--db", str(path)]) == 0
+    assert cli.main(["stats", "--db", str(path)]) == 0
+
+
+def test_a_damaged_or_too_new_database_is_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"this is not a database, " * 200)
+    newer = stored_corpus(tmp_path / "newer.db")
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    cases = [
+        (damaged, ("is not a usable SQLite database", "restore")),
+        (newer, ("schema revision 9999", "newer than this newscrawl", "upgrade newscrawl")),
+        (empty, ("holds no newscrawl tables",)),
+    ]
+    for path, needles in cases:
+        commands = [*READ_COMMANDS, ["export", "--consumer", "c1"], ["upgrade"], ["crawl"]]
+        if path is empty:
+            commands = READ_COMMANDS  # upgrade and crawl create the schema in an empty file
+        for command in commands:
+            assert cli.main([*command, "--db", str(path)]) == 1, command
+            one_line_error(capsys.readouterr().err, str(path), *needles)
+    assert cli.main(["stats", "--db", "mysql://u@h/db"]) == 1
+    one_line_error(capsys.readouterr().err, "SQLite or PostgreSQL")
