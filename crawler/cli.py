@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -445,7 +445,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         count = _write_export(args, export.records(tracked(), fields), fields)
     except OSError as exc:
-        print(f"newscrawl export: {exc}", file=sys.stderr)
+        print(f"newscrawl export: {_write_error(args.output, exc)}", file=sys.stderr)
         return EXIT_FAILED
     if args.consumer:
         # Only now, with every record written, does the consumer's checkpoint move.
@@ -463,16 +463,17 @@ def _write_export(
         if args.format == "parquet":
             return export.write_parquet(sys.stdout.buffer, recs, fields)
         return _write_text(args.format, sys.stdout, recs, fields)
-    # Write to a temporary file and rename: a failed export leaves no half file behind.
-    target = Path(args.output)
-    tmp = target.with_name(target.name + ".partial")
-    if args.format == "parquet":
-        count = export.write_parquet(tmp, recs, fields)
-    else:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            count = _write_text(args.format, out, recs, fields)
-    tmp.replace(target)
-    return count
+    with export.open_output(args.output, binary=args.format == "parquet") as out:
+        if args.format == "parquet":
+            return export.write_parquet(out, recs, fields)
+        return _write_text(args.format, cast(TextIO, out), recs, fields)
+
+
+def _write_error(name: str | None, exc: OSError) -> str:
+    """``cannot write FILE: No space left on device``: the file and the reason, on one line."""
+    if exc.strerror and name not in (None, "-"):
+        return f"cannot write {name}: {exc.strerror}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _write_text(
@@ -484,6 +485,7 @@ def _write_text(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from crawler.export import open_output
     from crawler.report import render
     from storage.reports import gather
 
@@ -492,7 +494,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(html)
     else:
-        Path(args.output).write_text(html, encoding="utf-8")
+        try:
+            with open_output(args.output) as out:
+                out.write(html)
+        except OSError as exc:
+            print(f"newscrawl report: {_write_error(args.output, exc)}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"newscrawl report: wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -747,6 +754,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (| head): stop quietly; a consumer's checkpoint has not moved
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("newscrawl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (OutletError, StorageError, ParamsMismatch) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import resource
+import signal
+import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from crawler import cli
 from crawler.export import FIELDS, SCHEMA_VERSION
 from storage import repo
 from storage.db import Database
@@ -30,6 +36,21 @@ TEXTS = [
 
 @pytest.fixture
 def corpus(db: Database) -> Database:
+    return fill(db)
+
+
+@pytest.fixture
+def sqlite_corpus(sqlite_url: str) -> Iterator[Database]:
+    """The corpus on SQLite only, for what does not depend on the database."""
+    from crawler.registry import load_registry
+
+    db = Database(sqlite_url)
+    repo.sync_outlets(db, [load_registry()["presstv"]])
+    yield fill(db)
+    db.dispose()
+
+
+def fill(db: Database) -> Database:
     for i, text in enumerate(TEXTS):
         repo.store_article(
             db,
@@ -174,3 +195,61 @@ def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
     for url, text in stored.items():
         assert extract_page(pages[url].decode("utf-8"), url, *hints).text == text
     assert any(u.endswith("/atom.xml") for u in pages)  # feeds are archived too
+
+
+def character_device(tmp_path: Path) -> Path:
+    """A character device to export onto: a private twin of /dev/null when we may make one
+    (root; a bug then replaces the twin, not the machine's /dev/null), else /dev/null itself
+    (which a user without root cannot replace)."""
+    if os.geteuid() != 0:
+        return Path("/dev/null")
+    node = tmp_path / "null"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return node
+
+
+def test_export_onto_a_device_writes_to_it_and_leaves_it_a_device(
+    sqlite_corpus: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = character_device(tmp_path)
+    for fmt in ("jsonl", "csv", "parquet"):
+        code = cli.main(["export", "--db", sqlite_corpus.url, "--format", fmt, "-o", str(device)])
+        assert code == 0, capsys.readouterr().err
+        assert stat.S_ISCHR(device.stat().st_mode), fmt
+        assert not Path(f"{device}.partial").exists()
+        assert "4 articles" in capsys.readouterr().err
+    code = cli.main(["report", "--db", sqlite_corpus.url, "-o", str(device)])
+    assert code == 0 and stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_a_failed_export_leaves_no_partial_file_and_says_why_in_one_line(
+    sqlite_corpus: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    url = sqlite_corpus.url
+    assert cli.main(["export", "--db", url, "-o", str(folder), "--consumer", "c1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"newscrawl export: cannot write {folder}: Is a directory"
+    assert not list(tmp_path.glob("*.partial")) and not list(folder.iterdir())
+    # A full disk, as the kernel reports it: the file size limit reached mid-write (EFBIG).
+    # (A plain export: it writes nothing to the database, which the limit would stop too.)
+    target = tmp_path / "corpus.jsonl"
+    target.write_text("the previous export\n")
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, old_limit[1]))
+    try:
+        code = cli.main(["export", "--db", url, "-o", str(target)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"newscrawl export: cannot write {target}: File too large"
+    )
+    assert target.read_text() == "the previous export\n"
+    assert not Path(f"{target}.partial").exists()
+    # the failure did not move the consumer's checkpoint
+    assert cli.main(["export", "--db", url, "-o", str(target), "--consumer", "c1"]) == 0
+    assert len(target.read_text().splitlines()) == 4
