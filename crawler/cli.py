@@ -418,9 +418,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         fields = export.check_fields(args.fields.split(",") if args.fields else None)
-        # a read: nothing migrated or created; only a consumer's checkpoint is ever written
-        db = Database(args.db, readonly=not args.consumer, migrate=False)
-        after = exports.consumer_checkpoint(db, args.consumer) if args.consumer else 0
         flt = exports.ExportFilter(
             outlets=args.outlet or (),
             published_since=date(args.published_since, "--published-since"),
@@ -429,36 +426,42 @@ def cmd_export(args: argparse.Namespace) -> int:
             fetched_until=date(args.fetched_until, "--fetched-until"),
             language=args.language,
             unique=args.unique,
-            after_id=after,
         )
     except ValueError as exc:
         print(f"newscrawl export: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    last_id = after
-
-    def tracked() -> Iterator[exports.ExportRow]:
-        nonlocal last_id
-        for row in exports.iter_articles(db, flt):
-            last_id = max(last_id, row.article.id)
-            yield row
-
+    # a read: nothing migrated or created; only a consumer's checkpoint is ever written
+    db = Database(args.db, readonly=not args.consumer, migrate=False)
     try:
-        count = _write_export(args, export.records(tracked(), fields), fields)
+        if not args.consumer:
+            count = _write_export(args, export.records(exports.iter_articles(db, flt), fields))
+        else:
+            exports.check_consumer_writable(db, args.consumer)
+            last_id = 0
+
+            def tracked(rows: Iterator[exports.ExportRow]) -> Iterator[exports.ExportRow]:
+                nonlocal last_id
+                for row in rows:
+                    last_id = max(last_id, row.article.id)
+                    yield row
+
+            with exports.consumer_batch(db, args.consumer, flt) as batch:
+                count = _write_export(args, export.records(tracked(batch.rows), fields))
+            # Only now, with every record written, does the consumer's checkpoint move.
+            exports.advance_consumer(db, args.consumer, batch.until, count, last_id)
     except OSError as exc:
         print(f"newscrawl export: {_write_error(args.output, exc)}", file=sys.stderr)
         return EXIT_FAILED
-    if args.consumer:
-        # Only now, with every record written, does the consumer's checkpoint move.
-        exports.advance_consumer(db, args.consumer, last_id, count)
+    finally:
+        db.dispose()
     print(f"newscrawl export: {count} articles ({args.format})", file=sys.stderr)
     return EXIT_OK
 
 
-def _write_export(
-    args: argparse.Namespace, recs: Iterator[dict[str, Any]], fields: Sequence[str]
-) -> int:
+def _write_export(args: argparse.Namespace, recs: Iterator[dict[str, Any]]) -> int:
     from crawler import export
 
+    fields = export.check_fields(args.fields.split(",") if args.fields else None)
     if args.output in (None, "-"):
         if args.format == "parquet":
             return export.write_parquet(sys.stdout.buffer, recs, fields)

@@ -213,6 +213,8 @@ def _opening_error(name: str, exc: DBAPIError) -> StorageError:
             f"{name} is not a usable SQLite database ({reason}): check --db, or restore the "
             "file from a backup"
         )
+    if "unable to open" in reason and Path(name).is_file():
+        reason += "; it, or its folder, may be read-only (only read commands work then)"
     return StorageError(f"cannot open database {name}: {reason}")
 
 
@@ -308,9 +310,14 @@ class Database:
             yield session
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A read transaction. ``snapshot``: every statement in it sees the same committed
+        state (SQLite's read transactions always do; PostgreSQL runs it REPEATABLE READ)."""
+        options: dict[str, Any] = {"readonly": True}
+        if snapshot and self.dialect == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
         with self._sessions() as session:
-            session.connection(execution_options={"readonly": True})
+            session.connection(execution_options=options)
             yield session  # closing ends the read transaction; loaded rows stay usable
 
     def dispose(self) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from crawler import cli
 from crawler.export import FIELDS, SCHEMA_VERSION
-from storage import repo
+from storage import exports, repo
 from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
@@ -253,3 +253,99 @@ def test_a_failed_export_leaves_no_partial_file_and_says_why_in_one_line(
     # the failure did not move the consumer's checkpoint
     assert cli.main(["export", "--db", url, "-o", str(target), "--consumer", "c1"]) == 0
     assert len(target.read_text().splitlines()) == 4
+
+
+def export_to(db: Database, consumer: str) -> list[tuple[int, str]]:
+    """One consumer export through the storage functions: (id, text) of what it received."""
+    with exports.consumer_batch(db, consumer, ExportFilter()) as batch:
+        got = [(r.article.id, r.article.text) for r in batch.rows]
+    exports.advance_consumer(db, consumer, batch.until, len(got))
+    return got
+
+
+def story(n: int, text: str | None = None) -> repo.ArticleRow:
+    return row(
+        text=text or f"Story {n}. " * 30,
+        url=f"https://www.presstv.ir/Detail/2025/03/0{n}/{n}/S",
+        aliases=[],
+        text_hash=str(hash(text or n)),
+    )
+
+
+def test_a_consumer_receives_every_commit_and_every_revision_once(db: Database) -> None:
+    """Writer A stores an article and stays open; writer B stores another and commits (on
+    PostgreSQL; SQLite has one writer at a time); the consumer exports; A commits. Nothing
+    is skipped, nothing repeated; an article updated in place comes again, once."""
+    pg = db.dialect == "postgresql"
+    other = Database(db.url)  # writer B, on its own connections
+    first = repo.store_article(db, story(1)).article_id
+    assert export_to(db, "c1") == [(first, story(1).text)]
+    with db.write() as a:
+        in_a = repo.upsert_article(a, story(2)).article_id
+        in_b = repo.store_article(other, story(3)).article_id if pg else None
+        with exports.consumer_batch(db, "c1", ExportFilter()) as batch:
+            during = [r.article.id for r in batch.rows]
+        if pg:
+            exports.advance_consumer(db, "c1", batch.until, len(during))
+    if not pg:
+        exports.advance_consumer(db, "c1", batch.until, len(during))
+        in_b = repo.store_article(other, story(3)).article_id
+    assert in_b is not None and in_a < in_b  # an id checkpoint at in_b would skip in_a
+    assert in_a not in during
+    after = [i for i, _ in export_to(db, "c1")]
+    assert sorted(during + after) == [in_a, in_b]
+    assert export_to(db, "c1") == []
+    repo.store_article(other, story(3, "Corrected story three. " * 30))  # in place
+    assert export_to(db, "c1") == [(in_b, "Corrected story three. " * 30)]
+    assert export_to(db, "c1") == []
+    other.dispose()
+    # a consumer seen for the first time receives everything, each article once
+    assert sorted(i for i, _ in export_to(db, "new")) == [first, in_a, in_b]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
+    backend: str, sqlite_url: str, request: pytest.FixtureRequest
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from crawler.registry import load_registry
+    from storage.db import _alembic_config, make_engine
+
+    url = sqlite_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    cfg = _alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outlets (id, name, homepage, language, updated_at) "
+                "VALUES ('presstv', 'Press TV', '', 'en', '2025-01-01')"
+            )
+        )
+        for n in range(1, 5):
+            conn.execute(
+                text(
+                    "INSERT INTO articles (url, outlet_id, text, text_hash, fetched_at, "
+                    "first_stored_at, tags) VALUES (:u, 'presstv', :t, :h, '2025-01-01', "
+                    "'2025-01-01', '[]')"
+                ),
+                {"u": story(n).url, "t": story(n).text, "h": str(n)},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO export_consumers (name, last_article_id, last_export_at, last_count)"
+                " VALUES ('half', 2, '2025-01-01', 2), ('all', 4, '2025-01-01', 4)"
+            )
+        )
+    engine.dispose()
+    db = Database(url)  # upgrades to 0005
+    repo.sync_outlets(db, [load_registry()["presstv"]])
+    new = repo.store_article(db, story(5)).article_id
+    assert [i for i, _ in export_to(db, "half")] == [3, 4, new]
+    assert [i for i, _ in export_to(db, "all")] == [new]
+    assert [i for i, _ in export_to(db, "fresh")] == [1, 2, 3, 4, new]
+    db.dispose()
