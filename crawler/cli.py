@@ -129,6 +129,13 @@ def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    if args.warc:
+        from crawler.warc import WarcFolderError, check_folder
+
+        try:  # before anything is crawled or written
+            check_folder(args.warc)
+        except WarcFolderError as exc:
+            raise OutletError("(command line)", "--warc", str(exc)) from exc
     url = database_url(args.db)
     names = _prepare(url, args.outlets_dir, args.outlets)
     lock_path = Path(args.lock) if args.lock else _default_lock_path(url)

@@ -22,6 +22,8 @@ def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
     """(status, exit code) for a finished spider: 0 finished, 1 failed, 2 interrupted."""
     if stats.get("newscrawl/storage_error") or close_reason == "storage_error":
         return "failed", 1
+    if stats.get("newscrawl/warc_error") or close_reason == "warc_error":
+        return "failed", 1
     if stats.get("newscrawl/source/failed") and not stats.get("newscrawl/source/ok"):
         return "failed", 1  # not one source answered: the outlet was not crawled at all
     if close_reason in SUCCESS_REASONS:
@@ -76,7 +78,7 @@ class CrawlRunRecorder:
                 known_skipped=n("newscrawl/discovery/known_skipped"),
                 duplicates=n("newscrawl/dedup/duplicates"),
                 failed=failed,
-                message=stats.get("newscrawl/storage_error"),
+                message=stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error"),
             )
         except Exception as exc:  # the database may be what failed; say so, do not hide it
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)

@@ -167,3 +167,70 @@ def test_a_damaged_or_too_new_database_is_one_line_naming_the_file(
             one_line_error(capsys.readouterr().err, str(path), *needles)
     assert cli.main(["stats", "--db", "mysql://u@h/db"]) == 1
     one_line_error(capsys.readouterr().err, "SQLite or PostgreSQL")
+
+
+def test_an_unusable_warc_folder_stops_the_crawl_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "corpus.db"
+    a_file = tmp_path / "warc.txt"
+    a_file.write_text("not a folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    for warc, why in ((a_file, "is not a folder"), (locked, "cannot write WARC files")):
+        with read_only(locked):
+            # (an outlet that does not exist: no crawl can ever start in this process)
+            assert cli.main(["crawl", "nothing", "--db", str(db), "--warc", str(warc)]) == 1
+        one_line_error(capsys.readouterr().err, "--warc", str(warc), why)
+    assert not db.exists()  # nothing crawled, nothing written
+    assert not list(locked.iterdir())
+
+
+def test_a_warc_write_that_fails_mid_crawl_stops_the_crawl(tmp_path: Path) -> None:
+    """A full disk under the archive: the crawl stops (reason warc_error, exit 1), it does not
+    go on fetching responses it cannot keep."""
+    import asyncio
+    import errno
+    from types import SimpleNamespace
+
+    from scrapy.http import HtmlResponse, Request
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.extensions import run_status
+    from crawler.warc import WarcArchive
+
+    class FullDisk:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self) -> None:
+            pass
+
+    closed: list[str] = []
+    stats: dict[str, object] = {}
+
+    async def close_spider_async(reason: str) -> None:
+        closed.append(reason)
+
+    crawler = SimpleNamespace(
+        signals=SimpleNamespace(connect=lambda *a, **k: None),
+        stats=SimpleNamespace(set_value=stats.__setitem__),
+        engine=SimpleNamespace(close_spider_async=close_spider_async),
+    )
+    archive = WarcArchive(crawler, tmp_path / "warc")
+
+    async def crawl() -> None:
+        archive.spider_opened(SimpleNamespace(name="x"))
+        archive.writer = WARCWriter(FullDisk(), gzip=True)
+        request = Request("http://example.com/a")
+        archive.response_received(HtmlResponse(request.url, body=b"<p>hi</p>"), request, None)
+        for _ in range(100):
+            if closed:
+                break
+            await asyncio.sleep(0.02)
+
+    asyncio.run(crawl())
+    archive.spider_closed(None)
+    assert closed == ["warc_error"]
+    assert "No space left on device" in str(stats["newscrawl/warc_error"])
+    assert run_status("warc_error", stats) == ("failed", 1)
