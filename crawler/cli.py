@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 inte
 from __future__ import annotations
 
 import argparse
-import fcntl
 import gzip
 import json
 import os
@@ -15,7 +14,6 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -24,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.dedup import ParamsMismatch
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
-from storage import repo
+from storage import locks, repo
 from storage.db import Database, StorageError, database_url
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
@@ -43,29 +41,6 @@ def _scrapy_settings(db: str | None, outlets_dir: str | None, **overrides: Any) 
     for key, value in overrides.items():
         settings.set(key, value, priority="cmdline")
     return settings
-
-
-def _default_lock_path(db_url: str) -> Path:
-    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-        return Path(db_url[len("sqlite:///") :] + ".lock")
-    return Path(tempfile.gettempdir()) / "newscrawl.lock"
-
-
-@contextmanager
-def crawl_lock(path: Path) -> Iterator[bool]:
-    """A non-blocking exclusive lock, so overlapping cron runs do not crawl twice at once. The
-    kernel releases it when the process dies, so a crash leaves no stale lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> int:
@@ -137,12 +112,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         except WarcFolderError as exc:
             raise OutletError("(command line)", "--warc", str(exc)) from exc
     url = database_url(args.db)
-    names = _prepare(url, args.outlets_dir, args.outlets)
-    lock_path = Path(args.lock) if args.lock else _default_lock_path(url)
-    with crawl_lock(lock_path) as locked:
-        if not locked:
-            print(f"newscrawl: another crawl holds {lock_path}; not starting", file=sys.stderr)
+    with locks.crawl_lock(url, Path(args.lock) if args.lock else None) as lock:
+        if not lock.held:
+            print(f"newscrawl: another crawl holds {lock.name}; not starting", file=sys.stderr)
             return EXIT_LOCKED
+        names = _prepare(url, args.outlets_dir, args.outlets)
         overrides = _overrides(args.set)
         if args.warc:
             overrides["NEWSCRAWL_WARC_DIR"] = args.warc
@@ -627,7 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crawl", help="crawl all or the named outlets (cron-safe)")
     p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
-    p.add_argument("--lock", help="lock file (default: next to the SQLite database)")
+    p.add_argument(
+        "--lock",
+        help="lock file (default: FILE.lock next to a SQLite database; PostgreSQL: an advisory "
+        "lock in the database)",
+    )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
     p.add_argument("--warc", metavar="DIR", help="also write every fetched response to WARC files")
     common(p)

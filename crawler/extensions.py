@@ -50,6 +50,12 @@ class CrawlRunRecorder:
             return
         db = runtime.database(self.crawler.settings)
         repo.sync_outlets(db, [outlet])
+        gone = repo.mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
+        if gone:
+            logger.warning(
+                "crawl runs %s were left running by processes that are gone: marked abandoned",
+                ", ".join(map(str, gone)),
+            )
         self.run_id = repo.start_run(db, outlet.id)
 
     def spider_closed(self, spider: Any, reason: str) -> None:

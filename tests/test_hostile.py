@@ -800,8 +800,13 @@ def test_f2_sigkill_leaves_no_partial_rows(outlet: OutletFactory, sqlite_url: st
         for article in s.scalars(select(Article)):
             assert article.text and article.cluster_id is not None
             assert s.get(Signature, article.id) is not None
+        (killed,) = s.scalars(select(CrawlRun)).all()
+    assert killed.status == "running"  # the killed process could record nothing
     assert o.crawl(sqlite_url).returncode == 0
     assert_nothing_lost(sqlite_url, set(urls), {})
+    with db.read() as s:  # the rerun found the killed run's process gone
+        runs = {r.id: r.status for r in s.scalars(select(CrawlRun))}
+    assert runs[killed.id] == "abandoned" and list(runs.values()).count("finished") == 1
 
 
 def test_f3_failed_url_heals_and_is_stored_next_run(outlet: OutletFactory, sqlite_url: str) -> None:

@@ -191,6 +191,7 @@ def test_a_warc_write_that_fails_mid_crawl_stops_the_crawl(tmp_path: Path) -> No
     go on fetching responses it cannot keep."""
     import asyncio
     import errno
+    import threading
     from types import SimpleNamespace
 
     from scrapy.http import HtmlResponse, Request
@@ -229,8 +230,103 @@ def test_a_warc_write_that_fails_mid_crawl_stops_the_crawl(tmp_path: Path) -> No
                 break
             await asyncio.sleep(0.02)
 
-    asyncio.run(crawl())
+    # on a thread of its own: this process may have an event loop running already
+    thread = threading.Thread(target=asyncio.run, args=(crawl(),))
+    thread.start()
+    thread.join(10)
     archive.spider_closed(None)
     assert closed == ["warc_error"]
     assert "No space left on device" in str(stats["newscrawl/warc_error"])
     assert run_status("warc_error", stats) == ("failed", 1)
+
+
+@pytest.fixture
+def second_pg_url(pg_server_url: str) -> Iterator[str]:
+    """Another scratch database on the same PostgreSQL server."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from .conftest import PG_ADMIN_URL
+
+    name = f"newscrawl_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_the_crawl_lock_is_one_per_database(
+    pg_url: str, second_pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from storage.locks import crawl_lock
+
+    # (an outlet that does not exist: a crawl that passes the lock stops at once, exit 1)
+    for one, other in ((pg_url, second_pg_url), (str(tmp_path / "a.db"), str(tmp_path / "b.db"))):
+        with crawl_lock(one) as lock:
+            assert lock.held
+            with crawl_lock(one) as again:
+                assert not again.held
+            assert cli.main(["crawl", "nothing", "--db", one]) == 3
+            one_line_error(capsys.readouterr().err, "another crawl holds")
+            with crawl_lock(other) as elsewhere:
+                assert elsewhere.held
+            assert cli.main(["crawl", "nothing", "--db", other]) == 1
+            one_line_error(capsys.readouterr().err, "unknown outlet")
+        with crawl_lock(one) as after:  # released with its holder
+            assert after.held
+
+
+KILLED_CRAWL = """
+import sys, time
+from storage import repo
+from storage.db import Database
+db = Database(sys.argv[1])
+print(*[repo.start_run(db, "presstv") for _ in range(3)], flush=True)
+time.sleep(60)
+"""
+
+
+def test_runs_of_killed_crawls_are_abandoned_and_flag_the_outlet(db: Database) -> None:
+    """Three runs of a crawl that is then killed (SIGKILL: it records nothing): the next start
+    marks them abandoned, and the report flags the outlet, before and after that start. A run
+    whose process lives is left alone."""
+    import signal
+    import sys
+
+    from sqlalchemy import select
+
+    from storage.models import CrawlRun
+    from storage.reports import gather
+
+    from .conftest import ROOT
+
+    finished = repo.start_run(db, "presstv")
+    repo.finish_run(db, finished, status="finished", articles_stored=5)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CRAWL, db.url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    killed = [int(x) for x in proc.stdout.readline().split()]
+    alive_elsewhere = Database(db.url)
+    alive = repo.start_run(alive_elsewhere, "presstv")
+    assert repo.abandoned_runs(db) == []  # its process still runs
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert repo.abandoned_runs(db) == killed
+    (health,) = gather(db, health_runs=3).health
+    assert health.flagged and health.last_status == "abandoned"
+    assert health.why == "3 of its last 3 runs were killed before they finished"
+    assert repo.mark_abandoned_runs(db) == killed  # what the next crawl's start does
+    assert repo.mark_abandoned_runs(db) == []
+    with db.read() as s:
+        status = dict(s.execute(select(CrawlRun.id, CrawlRun.status)).all())
+    assert status == {finished: "finished", **dict.fromkeys(killed, "abandoned"), alive: "running"}
+    (health,) = gather(db, health_runs=3).health
+    assert health.flagged and health.why.endswith("killed before they finished")
+    repo.finish_run(alive_elsewhere, alive, status="finished", articles_stored=1)
+    alive_elsewhere.dispose()
+    assert repo.abandoned_runs(db) == []
