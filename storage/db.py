@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from alembic import command
@@ -22,6 +22,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+if TYPE_CHECKING:
+    from storage.locks import RunLocks
 
 DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
@@ -166,7 +170,9 @@ def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
                     )
                 if not path.is_file():
                     raise StorageError(f"{path} is not a database file; check --db")
-                engine = create_engine("sqlite://", creator=_readonly_sqlite_connect(path))
+                engine = create_engine(
+                    "sqlite://", creator=_readonly_sqlite_connect(path), poolclass=QueuePool
+                )
             else:
                 if path is not None and not readonly:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,10 +302,20 @@ class Database:
             self.engine.dispose()
             raise
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._run_locks: RunLocks | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def run_locks(self) -> RunLocks:
+        """The locks that say this process's crawl runs are alive (``storage.locks``)."""
+        if self._run_locks is None:
+            from storage.locks import RunLocks
+
+            self._run_locks = RunLocks(self.url, self.engine)
+        return self._run_locks
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -321,4 +337,7 @@ class Database:
             yield session  # closing ends the read transaction; loaded rows stay usable
 
     def dispose(self) -> None:
+        if self._run_locks is not None:
+            self._run_locks.close()
+            self._run_locks = None
         self.engine.dispose()

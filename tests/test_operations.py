@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from crawler import cli
 from storage import repo
@@ -102,6 +103,11 @@ def test_read_commands_read_a_read_only_database_and_change_nothing(
                 assert len(out.splitlines()) == 2
             if command[0] == "report":
                 assert "<html" in out.lower()
+        db = Database(str(path), readonly=True)
+        with db.read() as outer, db.read() as inner:  # two reads open at once
+            assert outer.scalar(text("SELECT count(*) FROM articles")) == 2
+            assert inner.scalar(text("SELECT count(*) FROM crawl_runs")) == 1
+        db.dispose()
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
