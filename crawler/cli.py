@@ -51,6 +51,7 @@ def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> 
 
     from crawler import runtime
     from crawler.progress import LiveProgress, summary_line
+    from crawler.shutdown import SignalStop
 
     live = sys.stderr.isatty() if live is None else live
     if live and settings.getpriority("LOG_LEVEL") < 40:  # not chosen on the command line
@@ -64,8 +65,9 @@ def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> 
     display = LiveProgress(crawlers, sys.stderr) if live else None
     if display:
         display.start()
+    SignalStop(process).install()  # a second SIGINT stops at once, exit 2 (crawler.shutdown)
     try:
-        process.start()
+        process.start(install_signal_handlers=False)
     finally:
         if display:
             display.stop()

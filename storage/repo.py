@@ -460,11 +460,13 @@ def start_run(db: Database, outlet_id: str) -> int:
     return run_id
 
 
-def finish_run(db: Database, run_id: int, **fields: Any) -> None:
+def finish_run(db: Database, run_id: int, *, only_if_running: bool = False, **fields: Any) -> None:
+    """Record a run's end (``only_if_running``: unless its end is recorded already)."""
+    stmt = update(CrawlRun).where(CrawlRun.id == run_id)
+    if only_if_running:
+        stmt = stmt.where(CrawlRun.status == "running")
     with db.write() as s:
-        s.execute(
-            update(CrawlRun).where(CrawlRun.id == run_id).values(finished_at=utcnow(), **fields)
-        )
+        s.execute(stmt.values(finished_at=utcnow(), **fields))
     db.run_locks.release(run_id)
 
 
