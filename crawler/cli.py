@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,6 +40,7 @@ def _scrapy_settings(db: str | None, outlets_dir: str | None, **overrides: Any) 
         settings.set("NEWSCRAWL_OUTLETS_DIR", outlets_dir, priority="cmdline")
     for key, value in overrides.items():
         settings.set(key, value, priority="cmdline")
+    _check_types(settings, overrides)
     return settings
 
 
@@ -94,6 +95,32 @@ def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> l
     return list(names) or list(outlets)
 
 
+def _check_types(settings: Any, overrides: dict[str, Any]) -> None:
+    """``--set NAME=VALUE`` must fit the setting it replaces (a number where a number is read,
+    true or false for a switch), so a typo is one line now rather than a traceback mid-crawl."""
+    from scrapy.settings import default_settings
+
+    from crawler import runtime
+    from crawler import settings as ours
+
+    for name, value in overrides.items():
+        default = getattr(ours, name, getattr(default_settings, name, None))
+        if default is None and name in runtime.DEDUP_THRESHOLD_SETTINGS:
+            default = 0.0
+        if isinstance(default, bool):
+            get, what = settings.getbool, "true or false"
+        elif isinstance(default, int | float):
+            get, what = settings.getfloat, "a number"
+        else:
+            continue
+        try:
+            get(name)
+        except (TypeError, ValueError):
+            raise OutletError(
+                "(command line)", "--set", f"{name}={value}: must be {what}"
+            ) from None
+
+
 def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs: any Scrapy or newscrawl setting, as on ``scrapy crawl -s``."""
     out = {}
@@ -114,15 +141,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         except WarcFolderError as exc:
             raise OutletError("(command line)", "--warc", str(exc)) from exc
     url = database_url(args.db)
+    overrides = _overrides(args.set)
+    if args.warc:
+        overrides["NEWSCRAWL_WARC_DIR"] = args.warc
+    settings = _scrapy_settings(url, args.outlets_dir, **overrides)
     with locks.crawl_lock(url, Path(args.lock) if args.lock else None) as lock:
         if not lock.held:
             print(f"newscrawl: another crawl holds {lock.name}; not starting", file=sys.stderr)
             return EXIT_LOCKED
         names = _prepare(url, args.outlets_dir, args.outlets)
-        overrides = _overrides(args.set)
-        if args.warc:
-            overrides["NEWSCRAWL_WARC_DIR"] = args.warc
-        settings = _scrapy_settings(url, args.outlets_dir, **overrides)
         if settings.getbool("NEWSCRAWL_DISTRIBUTED"):
             # NEWSCRAWL_REDIS_URL is set for the workers; a one-off crawl still crawls here and
             # now, with Scrapy's own queue, and keeps the shared dedup index the workers use.
@@ -292,14 +319,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    settings = _scrapy_settings(args.db, None, **_overrides(args.set))
     db = Database(args.db)
-    print(f"database {db.engine.url!r} is at the newest schema")
+    print(f"database {db.name} is at the newest schema")
     if args.reindex:
         from crawler import runtime
         from crawler.dedup import fingerprint
         from storage import signatures
 
-        params = runtime.dedup_params(_scrapy_settings(args.db, None, **_overrides(args.set)))
+        params = runtime.dedup_params(settings)
         count = signatures.reindex(db, params, lambda text: fingerprint(text, params))
         print(f"dedup: {count} articles fingerprinted with the current parameters")
     return EXIT_OK
@@ -586,8 +614,41 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors are one line and exit 1 (argparse's exit 2 means "interrupted" here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Any:
+    """An argparse type: a finite number of ``kind`` from ``low`` to ``high``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low <= value <= high):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+PORT = _number(int, 0, 65535)
+DAYS = 100 * 366  # a century: more than any corpus holds, and no date overflows
+
+
+def _consumer_name(text: str) -> str:
+    if not 1 <= len(text) <= 128:
+        raise argparse.ArgumentTypeError("a consumer name is 1 to 128 characters")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newscrawl", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="newscrawl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, outlets: bool = True) -> None:
@@ -625,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="distributed mode: crawl from the shared Redis queues")
     p.add_argument(
         "--until-idle",
-        type=float,
+        type=_number(float, 0, 10**9),
         metavar="SECONDS",
         help="exit once the queues have been empty this long (default: run until stopped)",
     )
@@ -636,15 +697,20 @@ def build_parser() -> argparse.ArgumentParser:
         "schedule", help="distributed mode: queue due feeds, sitemaps and pending articles"
     )
     p.add_argument(
-        "--every", type=float, metavar="SECONDS", help="run again every SECONDS (default: once)"
+        "--every",
+        type=_number(float, 0.001, 10**9),
+        metavar="SECONDS",
+        help="run again every SECONDS (default: once)",
     )
     distributed(p)
     p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("demo", help="crawl a bundled sample news web on loopback, offline")
-    p.add_argument("--show", type=int, default=30, help="how many stored articles to list")
+    p.add_argument(
+        "--show", type=_number(int, 0, 10**6), default=30, help="how many stored articles to list"
+    )
     # A fixed port keeps the sample's URLs stable, so a second demo run finds them stored.
-    p.add_argument("--port", type=int, default=DEMO_PORT, help="loopback port to serve on")
+    p.add_argument("--port", type=PORT, default=DEMO_PORT, help="loopback port to serve on")
     p.add_argument("--log-level", default="WARNING")
     common(p, outlets=False)
     p.set_defaults(func=cmd_demo)
@@ -678,7 +744,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--window",
-        type=int,
+        type=_number(int, 1, 10**12),
         metavar="N",
         help="remember only the latest N documents (default: all; memory grows with it)",
     )
@@ -695,22 +761,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language")
     p.add_argument("--unique", action="store_true", help="one article per cluster: the canonical")
     p.add_argument("--fields", help="comma-separated fields (default: all)")
-    p.add_argument("--consumer", help="only what is new since this consumer's last export")
+    p.add_argument(
+        "--consumer",
+        type=_consumer_name,
+        help="only what is new or changed since this consumer's last export",
+    )
     common(p, outlets=False)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("browse", help="browse the corpus in Datasette, with ready-made queries")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=PORT, default=8001)
     common(p, outlets=False)
     p.set_defaults(func=cmd_browse)
 
     p = sub.add_parser("report", help="a self-contained HTML report with charts")
     p.add_argument("--output", "-o", help="HTML file (default: standard output)")
-    p.add_argument("--days", type=int, default=30, help="days of articles to chart")
+    p.add_argument(
+        "--days", type=_number(int, 1, DAYS), default=30, help="days of articles to chart"
+    )
     p.add_argument(
         "--health-runs",
-        type=int,
+        type=_number(int, 1, 10**6),
         default=3,
         help="flag outlets with no new articles in this many runs",
     )
@@ -718,8 +790,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--days", type=float, default=30.0, help="stored within this many days (0: all)")
+    p.add_argument("--limit", type=_number(int, 1, 10**6), default=10)
+    p.add_argument(
+        "--days",
+        type=_number(float, 0, DAYS),
+        default=30.0,
+        help="stored within this many days (0: all)",
+    )
     common(p, outlets=False)
     p.set_defaults(func=cmd_clusters)
 
@@ -737,7 +814,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or an option error (1, one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     try:
         code: int = args.func(args)
     except BrokenPipeError:

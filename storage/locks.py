@@ -66,7 +66,13 @@ def crawl_lock(url: str, path: Path | None = None) -> Iterator[CrawlLock]:
     url = database_url(url)
     path = path or lock_file(url)
     if path is not None:
-        with file_lock(path) as held:
+        with contextlib.ExitStack() as stack:
+            try:
+                held = stack.enter_context(file_lock(path))
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot use the lock file {path}: {exc.strerror or exc} (check --lock)"
+                ) from exc
             yield CrawlLock(held, str(path))
         return
     if not url.startswith("postgresql"):  # an in-memory database: nobody else can crawl it

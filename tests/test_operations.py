@@ -336,3 +336,30 @@ def test_runs_of_killed_crawls_are_abandoned_and_flag_the_outlet(db: Database) -
     repo.finish_run(alive_elsewhere, alive, status="finished", articles_stored=1)
     alive_elsewhere.dispose()
     assert repo.abandoned_runs(db) == []
+
+
+ODD_OPTIONS = [
+    (["report", "--days", "99999999"], "--days"),
+    (["report", "--health-runs", "0"], "--health-runs"),
+    (["clusters", "--days", "nan"], "--days"),
+    (["clusters", "--limit", "-1"], "--limit"),
+    (["demo", "--port", "99999"], "--port"),
+    (["browse", "--port", "-1"], "--port"),
+    (["schedule", "--every", "-1"], "--every"),
+    (["export", "--consumer", ""], "--consumer"),
+    (["export", "--no-such-option"], "unrecognized arguments"),
+    (["crawl", "nothing", "--set", "NEWSCRAWL_MAX_ATTEMPTS=many"], "must be a number"),
+    (["crawl", "nothing", "--set", "ROBOTSTXT_OBEY=perhaps"], "must be true or false"),
+    (["crawl", "nothing", "--lock", "/"], "cannot use the lock file /"),
+    (["upgrade", "--reindex", "--set", "NEWSCRAWL_DEDUP_JACCARD_MIN=high"], "must be a number"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), ODD_OPTIONS, ids=[" ".join(a) for a, _ in ODD_OPTIONS])
+def test_odd_options_are_one_line_and_exit_1(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "corpus.db"
+    assert cli.main([*argv, "--db", str(db)]) == 1
+    one_line_error(capsys.readouterr().err, needle)
+    assert not db.exists()  # refused before anything was opened or created
