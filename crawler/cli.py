@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration); 2 inte
 from __future__ import annotations
 
 import argparse
-import fcntl
 import gzip
 import io
 import json
@@ -16,16 +15,15 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.dedup import ParamsMismatch
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
-from storage import repo
+from storage import locks, repo
 from storage.db import Database, StorageError, database_url
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
@@ -43,30 +41,8 @@ def _scrapy_settings(db: str | None, outlets_dir: str | None, **overrides: Any) 
         settings.set("NEWSCRAWL_OUTLETS_DIR", outlets_dir, priority="cmdline")
     for key, value in overrides.items():
         settings.set(key, value, priority="cmdline")
+    _check_types(settings, overrides)
     return settings
-
-
-def _default_lock_path(db_url: str) -> Path:
-    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-        return Path(db_url[len("sqlite:///") :] + ".lock")
-    return Path(tempfile.gettempdir()) / "newscrawl.lock"
-
-
-@contextmanager
-def crawl_lock(path: Path) -> Iterator[bool]:
-    """A non-blocking exclusive lock, so overlapping cron runs do not crawl twice at once. The
-    kernel releases it when the process dies, so a crash leaves no stale lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> int:
@@ -77,6 +53,7 @@ def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> 
 
     from crawler import runtime
     from crawler.progress import LiveProgress, summary_line
+    from crawler.shutdown import SignalStop
 
     live = sys.stderr.isatty() if live is None else live
     if live and settings.getpriority("LOG_LEVEL") < 40:  # not chosen on the command line
@@ -90,8 +67,9 @@ def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> 
     display = LiveProgress(crawlers, sys.stderr) if live else None
     if display:
         display.start()
+    SignalStop(process).install()  # a second SIGINT stops at once, exit 2 (crawler.shutdown)
     try:
-        process.start()
+        process.start(install_signal_handlers=False)
     finally:
         if display:
             display.stop()
@@ -118,6 +96,32 @@ def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> l
     return list(names) or list(outlets)
 
 
+def _check_types(settings: Any, overrides: dict[str, Any]) -> None:
+    """``--set NAME=VALUE`` must fit the setting it replaces (a number where a number is read,
+    true or false for a switch), so a typo is one line now rather than a traceback mid-crawl."""
+    from scrapy.settings import default_settings
+
+    from crawler import runtime
+    from crawler import settings as ours
+
+    for name, value in overrides.items():
+        default = getattr(ours, name, getattr(default_settings, name, None))
+        if default is None and name in runtime.DEDUP_THRESHOLD_SETTINGS:
+            default = 0.0
+        if isinstance(default, bool):
+            get, what = settings.getbool, "true or false"
+        elif isinstance(default, int | float):
+            get, what = settings.getfloat, "a number"
+        else:
+            continue
+        try:
+            get(name)
+        except (TypeError, ValueError):
+            raise OutletError(
+                "(command line)", "--set", f"{name}={value}: must be {what}"
+            ) from None
+
+
 def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs: any Scrapy or newscrawl setting, as on ``scrapy crawl -s``."""
     out = {}
@@ -130,17 +134,23 @@ def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    if args.warc:
+        from crawler.warc import WarcFolderError, check_folder
+
+        try:  # before anything is crawled or written
+            check_folder(args.warc)
+        except WarcFolderError as exc:
+            raise OutletError("(command line)", "--warc", str(exc)) from exc
     url = database_url(args.db)
-    names = _prepare(url, args.outlets_dir, args.outlets)
-    lock_path = Path(args.lock) if args.lock else _default_lock_path(url)
-    with crawl_lock(lock_path) as locked:
-        if not locked:
-            print(f"newscrawl: another crawl holds {lock_path}; not starting", file=sys.stderr)
+    overrides = _overrides(args.set)
+    if args.warc:
+        overrides["NEWSCRAWL_WARC_DIR"] = args.warc
+    settings = _scrapy_settings(url, args.outlets_dir, **overrides)
+    with locks.crawl_lock(url, Path(args.lock) if args.lock else None) as lock:
+        if not lock.held:
+            print(f"newscrawl: another crawl holds {lock.name}; not starting", file=sys.stderr)
             return EXIT_LOCKED
-        overrides = _overrides(args.set)
-        if args.warc:
-            overrides["NEWSCRAWL_WARC_DIR"] = args.warc
-        settings = _scrapy_settings(url, args.outlets_dir, **overrides)
+        names = _prepare(url, args.outlets_dir, args.outlets)
         if settings.getbool("NEWSCRAWL_DISTRIBUTED"):
             # NEWSCRAWL_REDIS_URL is set for the workers; a one-off crawl still crawls here and
             # now, with Scrapy's own queue, and keeps the shared dedup index the workers use.
@@ -253,7 +263,8 @@ def _read_page(name: str, limit: int) -> tuple[str, bytes]:
     return ("<stdin>" if name == "-" else name), data
 
 
-def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     """The crawl's extraction on saved pages: one JSON object per page on standard output."""
     from crawler.decoding import Undecodable, decode_html
     from crawler.extraction import ExtractionFailed, extract_page, reconcile
@@ -303,7 +314,8 @@ def cmd_extract(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_outlets(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     for outlet in load_registry(args.outlets_dir).values():
         print(f"{outlet.id}\t{outlet.name}\t{outlet.language}\t{outlet.path}", file=out)
         for source in outlet.sources:
@@ -311,8 +323,8 @@ def cmd_outlets(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
-def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
-
+def print_stats(db: Database, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     rows = repo.outlet_stats(db)
     print(
         f"{'outlet':<16} {'articles':>8} {'dups':>5} {'failed':>6}  latest published  last run",
@@ -328,19 +340,20 @@ def print_stats(db: Database, out: TextIO = sys.stdout) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    print_stats(Database(args.db))
+    print_stats(Database(args.db, readonly=True))
     return EXIT_OK
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    settings = _scrapy_settings(args.db, None, **_overrides(args.set))
     db = Database(args.db)
-    print(f"database {db.engine.url!r} is at the newest schema")
+    print(f"database {db.name} is at the newest schema")
     if args.reindex:
         from crawler import runtime
         from crawler.dedup import fingerprint
         from storage import signatures
 
-        params = runtime.dedup_params(_scrapy_settings(args.db, None, **_overrides(args.set)))
+        params = runtime.dedup_params(settings)
         count = signatures.reindex(db, params, lambda text: fingerprint(text, params))
         print(f"dedup: {count} articles fingerprinted with the current parameters")
     return EXIT_OK
@@ -442,8 +455,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         fields = export.check_fields(args.fields.split(",") if args.fields else None)
-        db = Database(args.db)
-        after = exports.consumer_checkpoint(db, args.consumer) if args.consumer else 0
         flt = exports.ExportFilter(
             outlets=args.outlet or (),
             published_since=date(args.published_since, "--published-since"),
@@ -452,50 +463,57 @@ def cmd_export(args: argparse.Namespace) -> int:
             fetched_until=date(args.fetched_until, "--fetched-until"),
             language=args.language,
             unique=args.unique,
-            after_id=after,
         )
     except ValueError as exc:
         print(f"newscrawl export: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    last_id = after
-
-    def tracked() -> Iterator[exports.ExportRow]:
-        nonlocal last_id
-        for row in exports.iter_articles(db, flt):
-            last_id = max(last_id, row.article.id)
-            yield row
-
+    # a read: nothing migrated or created; only a consumer's checkpoint is ever written
+    db = Database(args.db, readonly=not args.consumer, migrate=False)
     try:
-        count = _write_export(args, export.records(tracked(), fields), fields)
+        if not args.consumer:
+            count = _write_export(args, export.records(exports.iter_articles(db, flt), fields))
+        else:
+            exports.check_consumer_writable(db, args.consumer)
+            last_id = 0
+
+            def tracked(rows: Iterator[exports.ExportRow]) -> Iterator[exports.ExportRow]:
+                nonlocal last_id
+                for row in rows:
+                    last_id = max(last_id, row.article.id)
+                    yield row
+
+            with exports.consumer_batch(db, args.consumer, flt) as batch:
+                count = _write_export(args, export.records(tracked(batch.rows), fields))
+            # Only now, with every record written, does the consumer's checkpoint move.
+            exports.advance_consumer(db, args.consumer, batch.until, count, last_id)
     except OSError as exc:
-        print(f"newscrawl export: {exc}", file=sys.stderr)
+        print(f"newscrawl export: {_write_error(args.output, exc)}", file=sys.stderr)
         return EXIT_FAILED
-    if args.consumer:
-        # Only now, with every record written, does the consumer's checkpoint move.
-        exports.advance_consumer(db, args.consumer, last_id, count)
+    finally:
+        db.dispose()
     print(f"newscrawl export: {count} articles ({args.format})", file=sys.stderr)
     return EXIT_OK
 
 
-def _write_export(
-    args: argparse.Namespace, recs: Iterator[dict[str, Any]], fields: Sequence[str]
-) -> int:
+def _write_export(args: argparse.Namespace, recs: Iterator[dict[str, Any]]) -> int:
     from crawler import export
 
+    fields = export.check_fields(args.fields.split(",") if args.fields else None)
     if args.output in (None, "-"):
         if args.format == "parquet":
             return export.write_parquet(sys.stdout.buffer, recs, fields)
         return _write_text(args.format, sys.stdout, recs, fields)
-    # Write to a temporary file and rename: a failed export leaves no half file behind.
-    target = Path(args.output)
-    tmp = target.with_name(target.name + ".partial")
-    if args.format == "parquet":
-        count = export.write_parquet(tmp, recs, fields)
-    else:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            count = _write_text(args.format, out, recs, fields)
-    tmp.replace(target)
-    return count
+    with export.open_output(args.output, binary=args.format == "parquet") as out:
+        if args.format == "parquet":
+            return export.write_parquet(out, recs, fields)
+        return _write_text(args.format, cast(TextIO, out), recs, fields)
+
+
+def _write_error(name: str | None, exc: OSError) -> str:
+    """``cannot write FILE: No space left on device``: the file and the reason, on one line."""
+    if exc.strerror and name not in (None, "-"):
+        return f"cannot write {name}: {exc.strerror}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _write_text(
@@ -507,14 +525,21 @@ def _write_text(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from crawler.export import open_output
     from crawler.report import render
     from storage.reports import gather
 
-    html = render(gather(Database(args.db), days=args.days, health_runs=args.health_runs))
+    db = Database(args.db, readonly=True)
+    html = render(gather(db, days=args.days, health_runs=args.health_runs))
     if args.output in (None, "-"):
         sys.stdout.write(html)
     else:
-        Path(args.output).write_text(html, encoding="utf-8")
+        try:
+            with open_output(args.output) as out:
+                out.write(html)
+        except OSError as exc:
+            print(f"newscrawl report: {_write_error(args.output, exc)}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"newscrawl report: wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -535,7 +560,7 @@ def cmd_browse(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     db_path = Path(url.database)
-    Database(args.db).dispose()  # exists and is at the newest schema
+    Database(args.db, readonly=True).dispose()  # exists and is at the newest schema
     with tempfile.TemporaryDirectory(prefix="newscrawl-browse-") as folder:
         meta = write_metadata(db_path, Path(folder))
         cmd = [
@@ -584,13 +609,14 @@ def _why(evidence: dict[str, Any] | None, matched: int | None) -> str:
     return " ".join(parts)
 
 
-def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     from datetime import timedelta
 
     from crawler.dates import utcnow
 
     since = utcnow() - timedelta(days=args.days) if args.days else None
-    views = repo.largest_clusters(Database(args.db), limit=args.limit, since=since)
+    views = repo.largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
     if not views:
         print("no clusters with copies yet", file=out)
     for view in views:
@@ -614,8 +640,41 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors are one line and exit 1 (argparse's exit 2 means "interrupted" here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Any:
+    """An argparse type: a finite number of ``kind`` from ``low`` to ``high``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low <= value <= high):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+PORT = _number(int, 0, 65535)
+DAYS = 100 * 366  # a century: more than any corpus holds, and no date overflows
+
+
+def _consumer_name(text: str) -> str:
+    if not 1 <= len(text) <= 128:
+        raise argparse.ArgumentTypeError("a consumer name is 1 to 128 characters")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newscrawl", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="newscrawl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, outlets: bool = True) -> None:
@@ -631,7 +690,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crawl", help="crawl all or the named outlets (cron-safe)")
     p.add_argument("outlets", nargs="*", help="outlet ids (default: all)")
-    p.add_argument("--lock", help="lock file (default: next to the SQLite database)")
+    p.add_argument(
+        "--lock",
+        help="lock file (default: FILE.lock next to a SQLite database; PostgreSQL: an advisory "
+        "lock in the database)",
+    )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting")
     p.add_argument("--warc", metavar="DIR", help="also write every fetched response to WARC files")
     common(p)
@@ -649,7 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="distributed mode: crawl from the shared Redis queues")
     p.add_argument(
         "--until-idle",
-        type=float,
+        type=_number(float, 0, 10**9),
         metavar="SECONDS",
         help="exit once the queues have been empty this long (default: run until stopped)",
     )
@@ -660,15 +723,20 @@ def build_parser() -> argparse.ArgumentParser:
         "schedule", help="distributed mode: queue due feeds, sitemaps and pending articles"
     )
     p.add_argument(
-        "--every", type=float, metavar="SECONDS", help="run again every SECONDS (default: once)"
+        "--every",
+        type=_number(float, 0.001, 10**9),
+        metavar="SECONDS",
+        help="run again every SECONDS (default: once)",
     )
     distributed(p)
     p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("demo", help="crawl a bundled sample news web on loopback, offline")
-    p.add_argument("--show", type=int, default=30, help="how many stored articles to list")
+    p.add_argument(
+        "--show", type=_number(int, 0, 10**6), default=30, help="how many stored articles to list"
+    )
     # A fixed port keeps the sample's URLs stable, so a second demo run finds them stored.
-    p.add_argument("--port", type=int, default=DEMO_PORT, help="loopback port to serve on")
+    p.add_argument("--port", type=PORT, default=DEMO_PORT, help="loopback port to serve on")
     p.add_argument("--log-level", default="WARNING")
     common(p, outlets=False)
     p.set_defaults(func=cmd_demo)
@@ -709,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--window",
-        type=int,
+        type=_number(int, 1, 10**12),
         metavar="N",
         help="remember only the latest N documents (default: all; memory grows with it)",
     )
@@ -726,22 +794,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language")
     p.add_argument("--unique", action="store_true", help="one article per cluster: the canonical")
     p.add_argument("--fields", help="comma-separated fields (default: all)")
-    p.add_argument("--consumer", help="only what is new since this consumer's last export")
+    p.add_argument(
+        "--consumer",
+        type=_consumer_name,
+        help="only what is new or changed since this consumer's last export",
+    )
     common(p, outlets=False)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("browse", help="browse the corpus in Datasette, with ready-made queries")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=PORT, default=8001)
     common(p, outlets=False)
     p.set_defaults(func=cmd_browse)
 
     p = sub.add_parser("report", help="a self-contained HTML report with charts")
     p.add_argument("--output", "-o", help="HTML file (default: standard output)")
-    p.add_argument("--days", type=int, default=30, help="days of articles to chart")
+    p.add_argument(
+        "--days", type=_number(int, 1, DAYS), default=30, help="days of articles to chart"
+    )
     p.add_argument(
         "--health-runs",
-        type=int,
+        type=_number(int, 1, 10**6),
         default=3,
         help="flag outlets with no new articles in this many runs",
     )
@@ -749,8 +823,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("clusters", help="the largest recent clusters of syndicated copies")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--days", type=float, default=30.0, help="stored within this many days (0: all)")
+    p.add_argument("--limit", type=_number(int, 1, 10**6), default=10)
+    p.add_argument(
+        "--days",
+        type=_number(float, 0, DAYS),
+        default=30.0,
+        help="stored within this many days (0: all)",
+    )
     common(p, outlets=False)
     p.set_defaults(func=cmd_clusters)
 
@@ -768,15 +847,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or an option error (1, one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     try:
         code: int = args.func(args)
     except BrokenPipeError:
         # the reader went away (| head): stop quietly; a consumer's checkpoint has not moved
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("newscrawl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (OutletError, StorageError, ParamsMismatch) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        # a database that fails mid-command (damaged pages, a server gone): one line, no trace
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"newscrawl: database error: {reason}", file=sys.stderr)
         return EXIT_FAILED
     return code
 

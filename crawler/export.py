@@ -26,10 +26,14 @@ are all null.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import json
+import os
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from pathlib import Path
+from typing import IO, Any, TextIO
 
 from storage import exports
 
@@ -138,3 +142,32 @@ def write_parquet(path: Any, recs: Iterator[dict[str, Any]], fields: Sequence[st
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
             n += len(batch)
     return n
+
+
+@contextlib.contextmanager
+def open_output(name: str, binary: bool = False) -> Iterator[IO[Any]]:
+    """The file an export or a report goes to. A regular file (or a new one) is written beside
+    it as ``NAME.partial`` and renamed over it once complete, so a reader never sees half a
+    file; on any failure (a full disk, an interrupt) the partial file is removed and the old
+    file, if any, is left as it was. Anything else that exists (``/dev/null``, a FIFO) is
+    written to directly: renaming over a device would replace it with a regular file."""
+    target = Path(name)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+    mode = "wb" if binary else "w"
+    encoding = None if binary else "utf-8"
+    newline = None if binary else ""
+    if target.exists() and not target.is_file():
+        with open(target, mode, encoding=encoding, newline=newline) as out:
+            yield out
+        return
+    real = Path(os.path.realpath(target))  # through a symlink: the link keeps its target
+    partial = real.with_name(real.name + ".partial")
+    try:
+        with open(partial, mode, encoding=encoding, newline=newline) as out:
+            yield out
+        os.replace(partial, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise

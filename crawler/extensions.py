@@ -4,7 +4,7 @@ crawl-run row per spider run says when, what happened and whether it succeeded."
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import signals
 
@@ -22,6 +22,8 @@ def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
     """(status, exit code) for a finished spider: 0 finished, 1 failed, 2 interrupted."""
     if stats.get("newscrawl/storage_error") or close_reason == "storage_error":
         return "failed", 1
+    if stats.get("newscrawl/warc_error") or close_reason == "warc_error":
+        return "failed", 1
     if stats.get("newscrawl/source/failed") and not stats.get("newscrawl/source/ok"):
         return "failed", 1  # not one source answered: the outlet was not crawled at all
     if close_reason in SUCCESS_REASONS:
@@ -31,7 +33,28 @@ def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
     return "failed", 1
 
 
+def _counts(stats: dict[str, Any]) -> dict[str, Any]:
+    """A run row's counters, from the crawler's stats."""
+
+    def n(key: str) -> int:
+        return int(stats.get(key, 0))
+
+    return {
+        "pages_fetched": n("downloader/response_count"),
+        "articles_discovered": n("newscrawl/discovery/articles")
+        + n("newscrawl/discovery/known_skipped"),
+        "articles_stored": n("newscrawl/store/created") + n("newscrawl/store/updated"),
+        "articles_unchanged": n("newscrawl/store/unchanged"),
+        "known_skipped": n("newscrawl/discovery/known_skipped"),
+        "duplicates": n("newscrawl/dedup/duplicates"),
+        "failed": n("newscrawl/store/failures_recorded"),
+    }
+
+
 class CrawlRunRecorder:
+    #: recorders of this process whose run is open, for ``record_stopped_at_once``
+    open: ClassVar[set[CrawlRunRecorder]] = set()
+
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.run_id: int | None = None
@@ -48,7 +71,14 @@ class CrawlRunRecorder:
             return
         db = runtime.database(self.crawler.settings)
         repo.sync_outlets(db, [outlet])
+        gone = repo.mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
+        if gone:
+            logger.warning(
+                "crawl runs %s were left running by processes that are gone: marked abandoned",
+                ", ".join(map(str, gone)),
+            )
         self.run_id = repo.start_run(db, outlet.id)
+        CrawlRunRecorder.open.add(self)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
@@ -56,11 +86,7 @@ class CrawlRunRecorder:
         stats = self.crawler.stats.get_stats()
         status, exit_code = run_status(reason, stats)
         self.crawler.stats.set_value("newscrawl/exit_code", exit_code)
-
-        def n(key: str) -> int:
-            return int(stats.get(key, 0))
-
-        failed = n("newscrawl/store/failures_recorded")
+        counts = _counts(stats)
         try:
             repo.finish_run(
                 runtime.database(self.crawler.settings),
@@ -68,26 +94,52 @@ class CrawlRunRecorder:
                 status=status,
                 close_reason=reason,
                 exit_code=exit_code,
-                pages_fetched=n("downloader/response_count"),
-                articles_discovered=n("newscrawl/discovery/articles")
-                + n("newscrawl/discovery/known_skipped"),
-                articles_stored=n("newscrawl/store/created") + n("newscrawl/store/updated"),
-                articles_unchanged=n("newscrawl/store/unchanged"),
-                known_skipped=n("newscrawl/discovery/known_skipped"),
-                duplicates=n("newscrawl/dedup/duplicates"),
-                failed=failed,
-                message=stats.get("newscrawl/storage_error"),
+                message=stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error"),
+                **counts,
             )
         except Exception as exc:  # the database may be what failed; say so, do not hide it
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
+        CrawlRunRecorder.open.discard(self)
         logger.info(
             "%s: run %s %s (%s): stored %d, unchanged %d, known skipped %d, failed %d",
             spider.name,
             self.run_id,
             status,
             reason,
-            n("newscrawl/store/created") + n("newscrawl/store/updated"),
-            n("newscrawl/store/unchanged"),
-            n("newscrawl/discovery/known_skipped"),
-            failed,
+            counts["articles_stored"],
+            counts["articles_unchanged"],
+            counts["known_skipped"],
+            counts["failed"],
         )
+
+
+def record_stopped_at_once(reason: str) -> int:
+    """Record every run of this process still open as ``interrupted`` (exit 2), when the crawl
+    is stopped at once (a second SIGINT) and no spider will close. Runs on its own connections:
+    the process's pool may be held by the code the signal interrupted. Returns how many."""
+    from storage.db import Database, database_url
+
+    recorded = 0
+    by_url: dict[str, Database] = {}
+    try:
+        for rec in list(CrawlRunRecorder.open):
+            if rec.run_id is None:
+                continue
+            url = database_url(rec.crawler.settings.get("NEWSCRAWL_DATABASE_URL"))
+            if url not in by_url:
+                by_url[url] = Database(url, migrate=False)
+            rec.crawler.stats.set_value("newscrawl/exit_code", 2)
+            repo.finish_run(
+                by_url[url],
+                rec.run_id,
+                only_if_running=True,
+                status="interrupted",
+                close_reason=reason,
+                exit_code=2,
+                **_counts(rec.crawler.stats.get_stats()),
+            )
+            recorded += 1
+    finally:
+        for db in by_url.values():
+            db.dispose()
+    return recorded

@@ -223,6 +223,15 @@ def db_writer() -> ThreadPoolExecutor:
         return _writer
 
 
+def stop_workers_now(timeout: float = 2.0) -> None:
+    """Terminate the extraction workers without waiting for their tasks (a crawl stopped at
+    once). Takes no lock: the code a signal interrupted may hold it."""
+    pool = _pool
+    if pool is not None:
+        pool.stop()  # type: ignore[no-untyped-call]
+        pool.join(timeout=timeout)
+
+
 def shutdown() -> None:
     global _pool, _writer
     with _lock:

@@ -1,18 +1,34 @@
-"""SQL for exports: a streaming, filtered article query, and named consumer checkpoints."""
+"""SQL for exports: a streaming, filtered article query, and named consumers that receive every
+committed change once.
+
+A consumer's cursor is ``articles.change_seq`` (migration 0005), which triggers set on every
+insert and update, in commit order: on PostgreSQL the writing transaction's id, on SQLite a
+counter bumped inside the write (one writer commits at a time). An export reads one snapshot
+and takes the rows whose change lies in ``[checkpoint, horizon)``; the horizon is a value below
+which nothing can still commit: PostgreSQL's oldest running transaction
+(``pg_snapshot_xmin``), SQLite's counter plus one. A row written by a transaction still open
+is therefore never skipped, only left for the next export (a transaction held open anywhere on
+the PostgreSQL server delays consumers until it ends); an article updated in place gets a new
+change and is delivered again, once. Intermediate states overwritten before an export are not
+kept: a consumer receives each article's latest state.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
-from storage.db import Database
-from storage.models import Article, ExportConsumer
+from storage.db import Database, StorageError
+from storage.models import Article, ChangeCounter, ExportConsumer
 
 
 @dataclass(frozen=True)
@@ -24,7 +40,6 @@ class ExportFilter:
     fetched_until: datetime | None = None
     language: str | None = None
     unique: bool = False  # one article per cluster: the canonical one
-    after_id: int = 0  # a consumer's checkpoint
 
 
 @dataclass(frozen=True)
@@ -57,9 +72,8 @@ class ExportRow:
         }
 
 
-def iter_articles(db: Database, f: ExportFilter, batch: int = 1000) -> Iterator[ExportRow]:
-    """Articles in id order, streamed from the server in batches (constant memory)."""
-    q = select(Article).where(Article.id > f.after_id).order_by(Article.id)
+def _query(f: ExportFilter) -> Select[Article]:
+    q = select(Article).order_by(Article.id)
     if f.outlets:
         q = q.where(Article.outlet_id.in_(list(f.outlets)))
     if f.published_since:
@@ -74,34 +88,104 @@ def iter_articles(db: Database, f: ExportFilter, batch: int = 1000) -> Iterator[
         q = q.where(Article.language == f.language)
     if f.unique:
         q = q.where(Article.duplicate_of.is_(None))
+    return q
+
+
+def _stream(s: Session, q: Select[Article], batch: int) -> Iterator[ExportRow]:
+    for article in s.scalars(q.execution_options(yield_per=batch)):
+        yield ExportRow(article)
+        s.expunge(article)  # keep the session's identity map from growing
+
+
+def iter_articles(db: Database, f: ExportFilter, batch: int = 1000) -> Iterator[ExportRow]:
+    """Articles in id order, streamed from the server in batches (constant memory)."""
     with db.read() as s:
-        for article in s.scalars(q.execution_options(yield_per=batch)):
-            yield ExportRow(article)
-            s.expunge(article)  # keep the session's identity map from growing
+        yield from _stream(s, _query(f), batch)
 
 
-def consumer_checkpoint(db: Database, name: str) -> int:
+def change_horizon(s: Session) -> int:
+    """In this read's snapshot: every change below the value is committed and visible, and no
+    change below it can commit later."""
+    if s.get_bind().dialect.name == "postgresql":
+        return int(
+            s.execute(
+                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            ).scalar_one()
+        )
+    return int(s.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1)).scalar_one()) + 1
+
+
+@dataclass
+class ConsumerBatch:
+    """What a consumer receives now: ``rows`` (in id order), and the checkpoint ``until`` to
+    store once every row is safely written (``advance_consumer``)."""
+
+    name: str
+    since: int | None
+    until: int
+    rows: Iterator[ExportRow]
+
+
+@contextmanager
+def consumer_batch(
+    db: Database, name: str, f: ExportFilter, batch: int = 1000
+) -> Iterator[ConsumerBatch]:
+    """The consumer's new and changed articles since its checkpoint, read in one snapshot."""
+    since = consumer_checkpoint(db, name)
+    with db.read(snapshot=True) as s:
+        until = change_horizon(s)
+        q = _query(f).where(Article.change_seq < until)
+        if since is not None:
+            q = q.where(Article.change_seq >= since)
+        yield ConsumerBatch(name, since, until, _stream(s, q, batch))
+
+
+def consumer_checkpoint(db: Database, name: str) -> int | None:
+    """Where the consumer's next export starts (None: it has received nothing yet)."""
     with db.read() as s:
         row = s.get(ExportConsumer, name)
-        return row.last_article_id if row else 0
+        return row.next_change if row else None
 
 
-def advance_consumer(db: Database, name: str, last_article_id: int, exported: int) -> None:
+def check_consumer_writable(db: Database, name: str) -> None:
+    """Fail before exporting when the consumer's checkpoint could not be stored afterwards."""
+    try:
+        with db.write() as s:
+            s.execute(update(ExportConsumer).where(text("1 = 0")).values(name=ExportConsumer.name))
+    except (SQLAlchemyError, StorageError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageError(
+            f"{db.name}: consumer {name!r} needs to store its checkpoint, and the database "
+            f"cannot be written ({reason}); an export without --consumer only reads"
+        ) from exc
+
+
+def advance_consumer(
+    db: Database, name: str, until: int, exported: int, last_article_id: int = 0
+) -> None:
     """Move a consumer's checkpoint forward (never back), after a successful export."""
     with db.write() as s:
         dialect = s.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        now = utcnow()
         stmt = insert(ExportConsumer).values(
-            name=name, last_article_id=last_article_id, last_export_at=utcnow(), last_count=exported
+            name=name,
+            next_change=until,
+            last_article_id=last_article_id,
+            last_export_at=now,
+            last_count=exported,
         )
         s.execute(
             stmt.on_conflict_do_update(
                 index_elements=["name"],
                 set_={
-                    "last_article_id": last_article_id,
-                    "last_export_at": utcnow(),
+                    "next_change": until,
+                    "last_article_id": func.max(ExportConsumer.last_article_id, last_article_id)
+                    if dialect == "sqlite"
+                    else func.greatest(ExportConsumer.last_article_id, last_article_id),
+                    "last_export_at": now,
                     "last_count": exported,
                 },
-                where=ExportConsumer.last_article_id <= last_article_id,
+                where=ExportConsumer.next_change.is_(None) | (ExportConsumer.next_change <= until),
             )
         )

@@ -91,6 +91,7 @@ class Article(Base):
         Index("ix_articles_outlet_published", "outlet_id", "published_at"),
         Index("ix_articles_text_hash", "text_hash"),
         Index("ix_articles_cluster", "cluster_id"),
+        Index("ix_articles_change_seq", "change_seq"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -121,6 +122,9 @@ class Article(Base):
     containment: Mapped[float | None] = mapped_column(Float, nullable=True)
     dedup_match_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dedup_evidence: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    # The export cursor, set by triggers on every insert and update (migration 0005): ordered
+    # by commit, so a consumer that has read up to a value has read every change below it.
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class UrlAlias(Base):
@@ -216,7 +220,8 @@ class DedupBand(Base):
 
 
 class ExportConsumer(Base):
-    """A downstream system's checkpoint: the last article id it received successfully."""
+    """A downstream system's checkpoint: its next export starts at ``next_change`` (None: from
+    the beginning). ``last_article_id`` is the highest article id it has received."""
 
     __tablename__ = "export_consumers"
 
@@ -224,3 +229,15 @@ class ExportConsumer(Base):
     last_article_id: Mapped[int] = mapped_column(Integer, default=0)
     last_export_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_change: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ChangeCounter(Base):
+    """SQLite's change cursor: one row, bumped by the article triggers inside each write (one
+    writer commits at a time, so the order of values is the order of commits). PostgreSQL uses
+    transaction ids instead and leaves it alone."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

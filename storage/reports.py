@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from crawler.dates import to_utc, utcnow
 from storage import repo
@@ -44,9 +44,30 @@ def _day(value: datetime | str | None) -> date | None:
     return to_utc(value).date()
 
 
+def _health(
+    outlet_id: str, runs: list[CrawlRun], statuses: list[str], health_runs: int
+) -> OutletHealth:
+    """An outlet is flagged when its last run was killed (``abandoned``) or failed, or when
+    its last ``health_runs`` runs stored nothing new."""
+    stored = sum(r.articles_stored for r in runs)
+    killed = statuses.count("abandoned")
+    last = statuses[0] if statuses else None
+    why = ""
+    if last == "abandoned":
+        why = "its last run was killed before it finished"
+        if killed > 1:
+            why = f"{killed} of its last {len(runs)} runs were killed before they finished"
+    elif len(runs) >= health_runs and stored == 0:
+        why = f"no new articles in its last {health_runs} runs"
+    elif last == "failed":
+        why = "its last run failed"
+    return OutletHealth(outlet_id, len(runs), stored, last, bool(why), why)
+
+
 def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
     now = utcnow()
     since = now - timedelta(days=days)
+    gone = set(repo.abandoned_runs(db))
     with db.read() as s:
         outlets = list(s.scalars(select(Outlet.id).order_by(Outlet.id)))
         per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
@@ -83,22 +104,20 @@ def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
         )
         health = []
         for outlet_id in outlets:
+            # the runs that are over: recorded as ended, or whose process is gone
             runs = list(
                 s.scalars(
                     select(CrawlRun)
-                    .where(CrawlRun.outlet_id == outlet_id, CrawlRun.finished_at.is_not(None))
+                    .where(
+                        CrawlRun.outlet_id == outlet_id,
+                        or_(CrawlRun.finished_at.is_not(None), CrawlRun.id.in_(gone)),
+                    )
                     .order_by(CrawlRun.id.desc())
                     .limit(health_runs)
                 )
             )
-            stored = sum(r.articles_stored for r in runs)
-            last = runs[0].status if runs else None
-            why = ""
-            if len(runs) >= health_runs and stored == 0:
-                why = f"no new articles in its last {health_runs} runs"
-            elif last == "failed":
-                why = "its last run failed"
-            health.append(OutletHealth(outlet_id, len(runs), stored, last, bool(why), why))
+            statuses = ["abandoned" if r.id in gone else r.status for r in runs]
+            health.append(_health(outlet_id, runs, statuses, health_runs))
     all_days = sorted({d for m in per_day.values() for d in m})
     if all_days:
         span = [

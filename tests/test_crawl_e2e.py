@@ -198,10 +198,10 @@ def assert_same_clusters_as_the_dedup_command(articles: list[Article]) -> None:
 def test_overlapping_cron_runs_are_refused_by_the_lock(
     mock_server: MockServer, sqlite_url: str
 ) -> None:
-    from crawler.cli import _default_lock_path, crawl_lock
+    from storage.locks import crawl_lock
 
-    with crawl_lock(_default_lock_path(sqlite_url)) as locked:
-        assert locked
+    with crawl_lock(sqlite_url) as lock:
+        assert lock.held
         result = run_cli(
             "crawl", "demo_bbc", "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)
         )

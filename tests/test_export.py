@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import resource
+import signal
+import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from crawler import cli
 from crawler.export import FIELDS, SCHEMA_VERSION
-from storage import repo
+from storage import exports, repo
 from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
@@ -30,6 +36,21 @@ TEXTS = [
 
 @pytest.fixture
 def corpus(db: Database) -> Database:
+    return fill(db)
+
+
+@pytest.fixture
+def sqlite_corpus(sqlite_url: str) -> Iterator[Database]:
+    """The corpus on SQLite only, for what does not depend on the database."""
+    from crawler.registry import load_registry
+
+    db = Database(sqlite_url)
+    repo.sync_outlets(db, [load_registry()["presstv"]])
+    yield fill(db)
+    db.dispose()
+
+
+def fill(db: Database) -> Database:
     for i, text in enumerate(TEXTS):
         repo.store_article(
             db,
@@ -167,3 +188,157 @@ def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
     for url, text in stored.items():
         assert extract_page(pages[url].decode().text, url, *hints).text == text
     assert any(u.endswith("/atom.xml") for u in pages)  # feeds are archived too
+
+
+def character_device(tmp_path: Path) -> Path:
+    """A character device to export onto: a private twin of /dev/null when we may make one
+    (root; a bug then replaces the twin, not the machine's /dev/null), else /dev/null itself
+    (which a user without root cannot replace)."""
+    if os.geteuid() != 0:
+        return Path("/dev/null")
+    node = tmp_path / "null"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return node
+
+
+def test_export_onto_a_device_writes_to_it_and_leaves_it_a_device(
+    sqlite_corpus: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = character_device(tmp_path)
+    for fmt in ("jsonl", "csv", "parquet"):
+        code = cli.main(["export", "--db", sqlite_corpus.url, "--format", fmt, "-o", str(device)])
+        assert code == 0, capsys.readouterr().err
+        assert stat.S_ISCHR(device.stat().st_mode), fmt
+        assert not Path(f"{device}.partial").exists()
+        assert "4 articles" in capsys.readouterr().err
+    code = cli.main(["report", "--db", sqlite_corpus.url, "-o", str(device)])
+    assert code == 0 and stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_a_failed_export_leaves_no_partial_file_and_says_why_in_one_line(
+    sqlite_corpus: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    url = sqlite_corpus.url
+    assert cli.main(["export", "--db", url, "-o", str(folder), "--consumer", "c1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"newscrawl export: cannot write {folder}: Is a directory"
+    assert not list(tmp_path.glob("*.partial")) and not list(folder.iterdir())
+    # A full disk, as the kernel reports it: the file size limit reached mid-write (EFBIG).
+    # (A plain export: it writes nothing to the database, which the limit would stop too.)
+    target = tmp_path / "corpus.jsonl"
+    target.write_text("the previous export\n")
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, old_limit[1]))
+    try:
+        code = cli.main(["export", "--db", url, "-o", str(target)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"newscrawl export: cannot write {target}: File too large"
+    )
+    assert target.read_text() == "the previous export\n"
+    assert not Path(f"{target}.partial").exists()
+    # the failure did not move the consumer's checkpoint
+    assert cli.main(["export", "--db", url, "-o", str(target), "--consumer", "c1"]) == 0
+    assert len(target.read_text().splitlines()) == 4
+
+
+def export_to(db: Database, consumer: str) -> list[tuple[int, str]]:
+    """One consumer export through the storage functions: (id, text) of what it received."""
+    with exports.consumer_batch(db, consumer, ExportFilter()) as batch:
+        got = [(r.article.id, r.article.text) for r in batch.rows]
+    exports.advance_consumer(db, consumer, batch.until, len(got))
+    return got
+
+
+def story(n: int, text: str | None = None) -> repo.ArticleRow:
+    return row(
+        text=text or f"Story {n}. " * 30,
+        url=f"https://www.presstv.ir/Detail/2025/03/0{n}/{n}/S",
+        aliases=[],
+        text_hash=str(hash(text or n)),
+    )
+
+
+def test_a_consumer_receives_every_commit_and_every_revision_once(db: Database) -> None:
+    """Writer A stores an article and stays open; writer B stores another and commits (on
+    PostgreSQL; SQLite has one writer at a time); the consumer exports; A commits. Nothing
+    is skipped, nothing repeated; an article updated in place comes again, once."""
+    pg = db.dialect == "postgresql"
+    other = Database(db.url)  # writer B, on its own connections
+    first = repo.store_article(db, story(1)).article_id
+    assert export_to(db, "c1") == [(first, story(1).text)]
+    with db.write() as a:
+        in_a = repo.upsert_article(a, story(2)).article_id
+        in_b = repo.store_article(other, story(3)).article_id if pg else None
+        with exports.consumer_batch(db, "c1", ExportFilter()) as batch:
+            during = [r.article.id for r in batch.rows]
+        if pg:
+            exports.advance_consumer(db, "c1", batch.until, len(during))
+    if not pg:
+        exports.advance_consumer(db, "c1", batch.until, len(during))
+        in_b = repo.store_article(other, story(3)).article_id
+    assert in_b is not None and in_a < in_b  # an id checkpoint at in_b would skip in_a
+    assert in_a not in during
+    after = [i for i, _ in export_to(db, "c1")]
+    assert sorted(during + after) == [in_a, in_b]
+    assert export_to(db, "c1") == []
+    repo.store_article(other, story(3, "Corrected story three. " * 30))  # in place
+    assert export_to(db, "c1") == [(in_b, "Corrected story three. " * 30)]
+    assert export_to(db, "c1") == []
+    other.dispose()
+    # a consumer seen for the first time receives everything, each article once
+    assert sorted(i for i, _ in export_to(db, "new")) == [first, in_a, in_b]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
+    backend: str, sqlite_url: str, request: pytest.FixtureRequest
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from crawler.registry import load_registry
+    from storage.db import _alembic_config, make_engine
+
+    url = sqlite_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    cfg = _alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outlets (id, name, homepage, language, updated_at) "
+                "VALUES ('presstv', 'Press TV', '', 'en', '2025-01-01')"
+            )
+        )
+        for n in range(1, 5):
+            conn.execute(
+                text(
+                    "INSERT INTO articles (url, outlet_id, text, text_hash, fetched_at, "
+                    "first_stored_at, tags) VALUES (:u, 'presstv', :t, :h, '2025-01-01', "
+                    "'2025-01-01', '[]')"
+                ),
+                {"u": story(n).url, "t": story(n).text, "h": str(n)},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO export_consumers (name, last_article_id, last_export_at, last_count)"
+                " VALUES ('half', 2, '2025-01-01', 2), ('all', 4, '2025-01-01', 4)"
+            )
+        )
+    engine.dispose()
+    db = Database(url)  # upgrades to 0005
+    repo.sync_outlets(db, [load_registry()["presstv"]])
+    new = repo.store_article(db, story(5)).article_id
+    assert [i for i, _ in export_to(db, "half")] == [3, 4, new]
+    assert [i for i, _ in export_to(db, "all")] == [new]
+    assert [i for i, _ in export_to(db, "fresh")] == [1, 2, 3, 4, new]
+    db.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from crawler.mockweb import compressed_bomb
 from crawler.urls import canonical_url
 from storage.db import Database
-from storage.models import Article, CrawlRun, Signature, UrlAlias
+from storage.models import Article, CrawlRun, Signature, UrlAlias, UrlState
 
 from .conftest import ROOT, MockServer, run_cli
 from .hostile import (
@@ -788,6 +788,43 @@ def test_f1_graceful_stop_keeps_rows_and_rerun_completes(
     assert_nothing_lost(sqlite_url, set(urls), {})
 
 
+def test_f1_a_second_sigint_stops_at_once_with_exit_2_and_the_run_interrupted(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    """The first SIGINT starts a graceful stop, which waits for a download that stalls for
+    30 s; the second stops the crawl at once: exit 2, the run recorded interrupted, the stalled
+    article still on record to be fetched next time."""
+    o = outlet("f1_twice")
+    good = [o.article(i) for i in (1, 2)]
+    stalled = o.article(3, action="stall", delay=30)
+    o.feed([*good, stalled])
+    o.write()
+    proc = start_crawl(o, sqlite_url)
+    deadline = time.monotonic() + 60
+    while not o.requests_to("/news/3") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert o.requests_to("/news/3"), "the stalling article was never requested"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # the graceful stop waits for the stalled download
+    proc.send_signal(signal.SIGINT)
+    second = time.monotonic()
+    try:
+        _out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err[-2000:]
+    assert time.monotonic() - second < 10
+    assert "stopped it at once; 1 runs recorded interrupted" in err
+    db = Database(sqlite_url)
+    with db.read() as s:
+        run = s.scalars(select(CrawlRun)).one()
+        state = s.get(UrlState, canonical_url(stalled))
+    assert (run.status, run.exit_code, run.close_reason) == ("interrupted", 2, "second_sigint")
+    assert state is not None and state.state == "discovered"  # fetched again next run
+    db.dispose()
+
+
 def test_f2_sigkill_leaves_no_partial_rows(outlet: OutletFactory, sqlite_url: str) -> None:
     o = outlet("f2")
     urls = slow_outlet(o)
@@ -800,8 +837,13 @@ def test_f2_sigkill_leaves_no_partial_rows(outlet: OutletFactory, sqlite_url: st
         for article in s.scalars(select(Article)):
             assert article.text and article.cluster_id is not None
             assert s.get(Signature, article.id) is not None
+        (killed,) = s.scalars(select(CrawlRun)).all()
+    assert killed.status == "running"  # the killed process could record nothing
     assert o.crawl(sqlite_url).returncode == 0
     assert_nothing_lost(sqlite_url, set(urls), {})
+    with db.read() as s:  # the rerun found the killed run's process gone
+        runs = {r.id: r.status for r in s.scalars(select(CrawlRun))}
+    assert runs[killed.id] == "abandoned" and list(runs.values()).count("finished") == 1
 
 
 def test_f3_failed_url_heals_and_is_stored_next_run(outlet: OutletFactory, sqlite_url: str) -> None:
