@@ -94,8 +94,16 @@ def crawl_lock(url: str, path: Path | None = None) -> Iterator[CrawlLock]:
             ).scalar()
         )
         yield CrawlLock(held, name)
+        if held:
+            # released here, not left to the session's end: the server ends a closed session
+            # a moment later, and a crawl starting in that moment would find the lock taken
+            with contextlib.suppress(DBAPIError):
+                conn.execute(
+                    text("SELECT pg_advisory_unlock(:a, :b)"),
+                    {"a": CRAWL_LOCK_KEY[0], "b": CRAWL_LOCK_KEY[1]},
+                )
     finally:
-        conn.close()  # the server drops a session's advisory locks with it
+        conn.close()  # the server drops a session's advisory locks with it (a crash too)
         engine.dispose()
 
 
