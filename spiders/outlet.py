@@ -27,7 +27,7 @@ from crawler.dates import utcnow
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet, Source
-from crawler.urls import canonical_url
+from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from storage import repo
@@ -164,9 +164,12 @@ class OutletSpider(Spider):
         request.meta.update(poll_root=source.url, poll_seq=seq)
         return request
 
-    def article_requests(self, entry: Discovery, *, refetch: bool = False) -> list[Request]:
-        """The article's request; ``refetch`` (the database says it is due) passes the shared
-        seen-set, which may remember a request that a dead worker never finished."""
+    def article_requests(
+        self, entry: Discovery, *, refetch: bool = False
+    ) -> list[Request | FetchFailure]:
+        """The article's request (or its failure: a URL that cannot be requested); ``refetch``
+        (the database says it is due) passes the shared seen-set, which may remember a
+        request that a dead worker never finished."""
         return list(self._article_request(entry, dont_filter=refetch or not self.distributed))
 
     def _record_poll_error(
@@ -196,7 +199,7 @@ class OutletSpider(Spider):
         if crawler is not None:
             crawler.stats.inc_value(f"newscrawl/{key}", count)
 
-    async def start(self) -> AsyncIterator[Request]:
+    async def start(self) -> AsyncIterator[Request | FetchFailure]:
         if self.distributed:
             return  # workers take their requests from the shared queue
         for source in self.outlet.sources:
@@ -204,7 +207,7 @@ class OutletSpider(Spider):
         for request in await self._pending_from_database():
             yield request
 
-    async def _pending_from_database(self) -> list[Request]:
+    async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
         earlier run died), or failed fewer than NEWSCRAWL_MAX_ATTEMPTS times."""
         settings = self.crawler.settings
@@ -219,21 +222,24 @@ class OutletSpider(Spider):
                 self.max_articles,
             )
         )
-        requests: list[Request] = []
+        requests: list[Request | FetchFailure] = []
         for _canonical, meta in pending:
             entry = Discovery.from_meta(meta)
             requests.extend(self._article_request(entry))
-        self._inc("discovery/from_record", len(requests))
+        self._inc("discovery/from_record", sum(isinstance(r, Request) for r in requests))
         return requests
 
     def _source_request(self, url: str, kind: str, depth: int) -> Request:
-        return Request(
+        """A feed's or sitemap's request; ``ValueError`` for a URL that cannot be one."""
+        request = Request(
             url,
             callback=self.parse_source,
             errback=self.source_failed,
             meta={"source_kind": kind, "sitemap_depth": depth},
             priority=10,  # discover before fetching articles, so caps apply in order
         )
+        check_url(request.url)  # as sent: percent-encoded, so perhaps longer than written
+        return request
 
     # -- sources -------------------------------------------------------------------------------
 
@@ -246,7 +252,7 @@ class OutletSpider(Spider):
         )
         return await asyncio.wrap_future(future)
 
-    async def parse_source(self, response: Response) -> AsyncIterator[Request]:
+    async def parse_source(self, response: Response) -> AsyncIterator[Request | FetchFailure]:
         kind = response.meta["source_kind"]
         self._inc("source/ok")
         self._inc(f"source/{kind}/fetched")
@@ -291,8 +297,8 @@ class OutletSpider(Spider):
                     yield request
             self._inc("sitemap/entries", len(result.entries))
         for entry in result.entries:
-            for request in self.article_requests(entry):
-                yield request
+            for obj in self.article_requests(entry):
+                yield obj
 
     def _source_invalid(self, response: Response, why: str) -> None:
         self._inc("source/invalid")
@@ -314,12 +320,20 @@ class OutletSpider(Spider):
         if depth > self.max_sitemap_depth:
             self._inc("sitemap/too_deep")
             return
+        if not self.distributed and self._sitemaps_seen >= self.max_sitemaps:
+            self._inc("sitemap/cap_reached")
+            return
+        try:
+            request = self._source_request(url, "sitemap", depth)
+        except ValueError as exc:  # this link only: its siblings are still followed
+            reason = exc.reason if isinstance(exc, BadUrl) else "bad_url"
+            self._inc(f"sitemap/{reason}")
+            logger.warning(
+                "%s: sitemap link %s skipped: %s (%s)", self.name, url[:200], reason, exc
+            )
+            return
         if not self.distributed:
-            if self._sitemaps_seen >= self.max_sitemaps:
-                self._inc("sitemap/cap_reached")
-                return
             self._sitemaps_seen += 1
-        request = self._source_request(url, "sitemap", depth)
         if "poll_seq" in parent_meta:  # a sitemap under a polled source is part of that poll
             request.meta.update(
                 poll_root=parent_meta["poll_root"], poll_seq=parent_meta["poll_seq"]
@@ -343,11 +357,16 @@ class OutletSpider(Spider):
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_request(self, entry: Discovery, *, dont_filter: bool = True) -> Iterator[Request]:
+    def _article_request(
+        self, entry: Discovery, *, dont_filter: bool = True
+    ) -> Iterator[Request | FetchFailure]:
+        """The entry's request, or nothing (not an article, repeated, over the cap), or a
+        ``FetchFailure`` when its URL cannot be requested: that entry is recorded as failed
+        and skipped, and its source's other entries are not affected."""
         try:
             canonical = canonical_url(entry.url)
-        except ValueError:
-            self._inc("discovery/bad_url")
+        except ValueError as exc:
+            yield self._bad_url(entry.url, exc)
             return
         if not self.outlet.is_article_url(canonical):
             self._inc("discovery/not_article")
@@ -362,17 +381,31 @@ class OutletSpider(Spider):
                 self._inc("discovery/cap_reached")
                 return
             self._requested.add(canonical)
+        try:
+            request = Request(
+                entry.url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                meta={"discovery": entry.to_meta(), "canonical_url": canonical},
+                # One crawl deduplicates above by canonical URL; Scrapy's dupefilter would
+                # silently drop a redirect back to a seen URL (a loop) and leave no reason
+                # behind. Workers pass False: the shared seen-set keeps two of them off one URL.
+                dont_filter=dont_filter,
+            )
+            # as sent (tracking parameters kept, percent-encoded): Scrapy's URLLENGTH_LIMIT
+            # would drop a longer one silently, after it was recorded as discovered
+            check_url(request.url)
+        except ValueError as exc:  # Request() is the last judge of what can be fetched
+            yield self._bad_url(entry.url, exc)
+            return
         self._inc("discovery/articles")
-        yield Request(
-            entry.url,
-            callback=self.parse_article,
-            errback=self.article_failed,
-            meta={"discovery": entry.to_meta(), "canonical_url": canonical},
-            # One crawl deduplicates above by canonical URL; Scrapy's dupefilter would silently
-            # drop a redirect back to a seen URL (a loop) and leave no reason behind. Workers
-            # pass False: the shared seen-set is what keeps two of them off one article.
-            dont_filter=dont_filter,
-        )
+        yield request
+
+    def _bad_url(self, url: str, exc: ValueError) -> FetchFailure:
+        reason = exc.reason if isinstance(exc, BadUrl) else "bad_url"
+        self._inc(f"discovery/{reason}")
+        logger.info("%s: article link %s skipped: %s (%s)", self.name, url[:200], reason, exc)
+        return FetchFailure(self.outlet.id, url, reason, str(exc)[:500])
 
     # Article callbacks return lists, not generators: Scrapy re-reads a generator callback's source
     # (inspect + ast) on every response to warn about return values, a few ms per article.

@@ -1,0 +1,137 @@
+"""Hostile probing, round two ("Nothing lost"), at the lowest layer that shows each fault: the
+spider, middlewares, pipelines and storage built from a throwaway crawler with the project's
+settings (``tests/components.py``), driven by hand-made responses, against SQLite and
+PostgreSQL where storage is involved."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import DropItem
+from scrapy.http import TextResponse, XmlResponse
+from sqlalchemy import select
+
+from crawler import runtime
+from crawler.items import FetchFailure
+from storage.db import Database
+from storage.models import UrlState
+
+from .components import Harness, aiter_of, build, collect, run
+from .hostile import rss
+
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """Each test's components open their own database handles; closed afterwards."""
+    yield
+    for database in runtime._databases.values():
+        database.dispose()
+    runtime._databases.clear()
+
+
+def source_response(url: str, body: str | bytes, kind: str, depth: int = 0) -> TextResponse:
+    data = body.encode() if isinstance(body, str) else body
+    request = Request(url, meta={"source_kind": kind, "sitemap_depth": depth})
+    cls = TextResponse if kind == "robots" else XmlResponse
+    return cls(url, body=data, request=request, headers={"Content-Type": "application/xml"})
+
+
+def urlset(urls: list[str]) -> str:
+    locs = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    return f'<urlset xmlns="{SITEMAP_NS}">{locs}</urlset>'
+
+
+def sitemap_index(urls: list[str]) -> str:
+    locs = "".join(f"<sitemap><loc>{u}</loc></sitemap>" for u in urls)
+    return f'<sitemapindex xmlns="{SITEMAP_NS}">{locs}</sitemapindex>'
+
+
+def parse(h: Harness, response: TextResponse) -> list[Any]:
+    return run(collect(h.spider.parse_source(response)))
+
+
+def requests_in(output: list[Any]) -> list[str]:
+    return [r.url for r in output if isinstance(r, Request)]
+
+
+def failures_in(output: list[Any]) -> dict[str, str]:
+    return {f.url: f.reason for f in output if isinstance(f, FetchFailure)}
+
+
+GOOD = [f"https://news.example/news/{n}" for n in (1, 2, 3)]
+# short once canonical, but requested as written: Scrapy's URLLENGTH_LIMIT would drop it silently
+TRACKED = "https://news.example/news/6?utm_source=" + "y" * 2100
+BAD_PORT = "https://news.example:99999/news/4"
+# not compressible: PostgreSQL compresses a long but repetitive key enough to index it
+LONG = "https://news.example/news/5?q=" + "".join(
+    hashlib.sha256(str(i).encode()).hexdigest() for i in range(63)
+)
+
+
+# -- 1. one bad URL must not drop its whole source ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rss", "sitemap"])
+def test_a_bad_port_in_one_entry_skips_that_entry_only(kind: str) -> None:
+    h = build()
+    urls = [GOOD[0], BAD_PORT, *GOOD[1:]]
+    body = rss([(u, "t") for u in urls]) if kind == "rss" else urlset(urls)
+    output = parse(h, source_response(f"https://news.example/{kind}.xml", body, kind))
+    assert requests_in(output) == GOOD
+    assert failures_in(output) == {BAD_PORT: "bad_url"}
+    assert h.crawler.stats.get_value("newscrawl/discovery/bad_url") == 1
+
+
+@pytest.mark.parametrize("kind", ["sitemap_index", "robots"])
+def test_a_bad_port_in_one_sitemap_link_skips_that_sitemap_only(kind: str) -> None:
+    h = build()
+    good = ["https://news.example/a.xml", "https://news.example/b.xml"]
+    bad = "https://news.example:99999/c.xml"
+    links = [good[0], bad, good[1]]
+    if kind == "robots":
+        body = "User-agent: *\nAllow: /\n" + "".join(f"Sitemap: {u}\n" for u in links)
+        url = "https://news.example/robots.txt"
+    else:
+        body, url = sitemap_index(links), "https://news.example/index.xml"
+    output = parse(h, source_response(url, body, kind))
+    assert requests_in(output) == good
+    assert h.crawler.stats.get_value("newscrawl/sitemap/bad_url") == 1
+
+
+def test_an_over_long_url_fails_url_too_long_and_its_siblings_are_recorded(db: Database) -> None:
+    """On PostgreSQL a 4,000-character URL in the url_state primary key failed the whole
+    feed's insert (index row size); on SQLite it stayed ``discovered`` with no reason."""
+    h = build(db_url=db.url, components=["crawler.middlewares.KnownUrlFilter"])
+    known_filter = h.components["crawler.middlewares.KnownUrlFilter"]
+    response = source_response(
+        "https://news.example/rss.xml", rss([(u, "t") for u in [*GOOD, LONG, TRACKED]]), "rss"
+    )
+    output = run(
+        collect(known_filter.process_spider_output(response, aiter_of(parse(h, response))))
+    )
+    assert requests_in(output) == GOOD
+    assert failures_in(output) == {LONG: "url_too_long", TRACKED: "url_too_long"}
+    store = _store_pipeline(h)
+    for failure in output[len(GOOD) :]:
+        with pytest.raises(DropItem):
+            run(store.process_item(failure))
+    with db.read() as s:
+        states = {u.url: (u.state, u.reason, u.detail) for u in s.scalars(select(UrlState))}
+    assert {u: states[u][0] for u in GOOD} == dict.fromkeys(GOOD, "discovered")
+    failed = {k: v for k, v in states.items() if k not in GOOD}
+    assert len(failed) == 2
+    for key, (state, reason, detail) in failed.items():
+        assert (state, reason) == ("failed", "url_too_long")
+        assert len(key) <= 2048 and "https://news.example/news/" in (detail or "")
+
+
+def _store_pipeline(h: Harness) -> Any:
+    from pipelines.store import StorePipeline
+
+    return StorePipeline(h.crawler)
