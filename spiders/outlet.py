@@ -202,10 +202,11 @@ class OutletSpider(Spider):
     async def start(self) -> AsyncIterator[Request | FetchFailure]:
         if self.distributed:
             return  # workers take their requests from the shared queue
-        for source in self.outlet.sources:
-            yield self._source_request(source.url, source.kind, depth=0)
+        # The record's backlog first: the per-run cap admits in this order, oldest work first.
         for request in await self._pending_from_database():
             yield request
+        for source in self.outlet.sources:
+            yield self._source_request(source.url, source.kind, depth=0)
 
     async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
@@ -360,7 +361,7 @@ class OutletSpider(Spider):
     def _article_request(
         self, entry: Discovery, *, dont_filter: bool = True
     ) -> Iterator[Request | FetchFailure]:
-        """The entry's request, or nothing (not an article, repeated, over the cap), or a
+        """The entry's request, or nothing (not an article, or repeated in this run), or a
         ``FetchFailure`` when its URL cannot be requested: that entry is recorded as failed
         and skipped, and its source's other entries are not affected."""
         try:
@@ -371,14 +372,12 @@ class OutletSpider(Spider):
         if not self.outlet.is_article_url(canonical):
             self._inc("discovery/not_article")
             return
-        # A worker's lifetime has no end to cap it by: the shared seen-set and the database
-        # stand in for this per-run set there.
+        # A worker's lifetime has no end: the shared seen-set and the database stand in for
+        # this per-run set there. The per-run cap on new work is the record's to apply
+        # (crawler.middlewares.KnownUrlFilter): only it knows which URLs are stored already.
         if not self.distributed:
             if canonical in self._requested:
                 self._inc("discovery/repeated")
-                return
-            if len(self._requested) >= self.max_articles:
-                self._inc("discovery/cap_reached")
                 return
             self._requested.add(canonical)
         try:

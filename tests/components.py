@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from scrapy import Request, signals
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.core.spidermw import SpiderMiddlewareManager
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.responsetypes import responsetypes
@@ -164,6 +165,7 @@ class Harness:
     spider: OutletSpider
     web: Web
     downloader: DownloaderMiddlewareManager
+    spidermw: SpiderMiddlewareManager
     components: dict[str, Any] = field(default_factory=dict)
     dropped: list[Request] = field(default_factory=list)
 
@@ -179,25 +181,43 @@ class Harness:
                 return False
         return True
 
+    async def start(self) -> list[Any]:
+        """The spider's start output, through the spider middlewares."""
+        start = await self.spidermw.process_start()
+        assert start is not None
+        return [x async for x in start]
+
+    async def scrape(self, response: Response) -> list[Any]:
+        """A response's callback output, through the spider middlewares (as the scraper)."""
+        assert response.request is not None
+        chain = await self.spidermw.scrape_response_async(
+            self._call_spider, response, response.request
+        )
+        return [x async for x in chain]
+
+    async def _call_spider(self, result: Response | Failure, request: Request) -> Any:
+        if isinstance(result, Response):
+            return (request.callback or self.spider.parse)(result)
+        result.request = request  # type: ignore[attr-defined]  # as Scrapy does
+        assert request.errback is not None, request
+        return request.errback(result)
+
     async def fetch(self, request: Request) -> list[Any]:
         """Crawl one request as the engine would: scheduled, downloaded through the
-        middlewares, each redirect hop scheduled again; then its callback's or errback's
-        output (an empty list when a scheduling handler dropped it)."""
+        middlewares, each redirect hop scheduled again; then its callback's output through
+        the spider middlewares, or its errback's (an empty list when a scheduling handler
+        dropped it)."""
         while True:
             if not self.schedule(request):
                 return []
             try:
                 result = await self.downloader.download_async(self.web.download, request)
             except Exception as exc:
-                failure = Failure(exc)
-                failure.request = request  # type: ignore[attr-defined]  # as Scrapy does
-                assert request.errback is not None, request
-                return list(await _maybe_async(request.errback(failure)))
+                return list(await _maybe_async(await self._call_spider(Failure(exc), request)))
             if isinstance(result, Request):
                 request = result
                 continue
-            callback = request.callback or self.spider.parse
-            return list(await _maybe_async(callback(result)))
+            return await self.scrape(result)
 
     async def crawl(self, requests: Iterable[Request]) -> list[Any]:
         out: list[Any] = []
@@ -238,7 +258,8 @@ def build(
     **settings: Any,
 ) -> Harness:
     """A crawler for ``outlet`` with the project's settings (and ``settings``), its spider, its
-    downloader middleware chain, the named ``components`` (spider middlewares, extensions:
+    downloader and spider middleware chains (``db_url``: the database the latter record in;
+    give one whenever spider output goes through them), the named ``components`` (spider middlewares, extensions:
     import paths) and a fake engine; then the spider_opened signal is sent."""
     reactor()
     if db_url is not None:
@@ -251,8 +272,9 @@ def build(
     spider._parse_off_reactor = _parse_inline  # type: ignore[method-assign]
     crawler.spider = spider
     downloader = DownloaderMiddlewareManager.from_crawler(crawler)
+    spidermw = SpiderMiddlewareManager.from_crawler(crawler)
     built = {path: build_from_crawler(load_object(path), crawler) for path in components}
-    harness = Harness(crawler, spider, web or Web(), downloader, built)
+    harness = Harness(crawler, spider, web or Web(), downloader, spidermw, built)
     crawler.engine = FakeEngine(harness)
     run(crawler.signals.send_catch_log_async(signals.spider_opened, spider=spider))
     return harness

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,11 +17,14 @@ from scrapy.http import TextResponse, XmlResponse
 from sqlalchemy import select
 
 from crawler import runtime
+from crawler.dates import utcnow
 from crawler.items import FetchFailure
+from crawler.registry import Source
+from storage import repo
 from storage.db import Database
-from storage.models import UrlState
+from storage.models import Article, UrlState
 
-from .components import Harness, aiter_of, build, collect, run
+from .components import OUTLET, Harness, aiter_of, build, collect, run
 from .hostile import rss
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -35,9 +39,12 @@ def fresh_runtime() -> Iterator[None]:
     runtime._databases.clear()
 
 
-def source_response(url: str, body: str | bytes, kind: str, depth: int = 0) -> TextResponse:
+def source_response(
+    url: str, body: str | bytes, kind: str, request: Request | None = None
+) -> TextResponse:
+    """A feed's, sitemap's or robots.txt's response (to ``request``, else a bare one)."""
     data = body.encode() if isinstance(body, str) else body
-    request = Request(url, meta={"source_kind": kind, "sitemap_depth": depth})
+    request = request or Request(url, meta={"source_kind": kind, "sitemap_depth": 0})
     cls = TextResponse if kind == "robots" else XmlResponse
     return cls(url, body=data, request=request, headers={"Content-Type": "application/xml"})
 
@@ -135,3 +142,49 @@ def _store_pipeline(h: Harness) -> Any:
     from pipelines.store import StorePipeline
 
     return StorePipeline(h.crawler)
+
+
+# -- 2. the per-run cap counts new work -----------------------------------------------------
+
+
+def test_the_per_run_cap_counts_new_work_so_a_backlog_drains_over_runs(db: Database) -> None:
+    """A sitemap of 300 URLs, a cap of 100: each run fetches 100 URLs not yet stored (the first
+    from the record of the one before), until all are stored. The cap used to count URLs
+    before the stored ones were filtered out: run 1 stored 100 and runs 2-4 nothing."""
+    sitemap_url = "https://news.example/sitemap.xml"
+    outlet = replace(OUTLET, sources=(Source("sitemap", sitemap_url),))
+    urls = [f"https://news.example/news/{n}" for n in range(300)]
+    fetched_per_run = []
+    for _ in range(4):
+        h = build(outlet, db_url=db.url, NEWSCRAWL_MAX_ARTICLES_PER_RUN=100)
+        output = run(h.start())
+        for source in [r for r in output if "source_kind" in r.meta]:
+            output += run(h.scrape(source_response(source.url, urlset(urls), "sitemap", source)))
+        articles = [r for r in output if isinstance(r, Request) and "discovery" in r.meta]
+        for request in articles:  # fetched and stored
+            repo.store_article(db, article_row(request.meta["canonical_url"]))
+        fetched_per_run.append(len(articles))
+    assert fetched_per_run == [100, 100, 100, 0]
+    with db.read() as s:
+        assert set(s.scalars(select(Article.url))) == set(urls)
+
+
+def article_row(url: str) -> repo.ArticleRow:
+    return repo.ArticleRow(
+        "probe",
+        url,
+        [],
+        "t",
+        None,
+        None,
+        None,
+        "en",
+        None,
+        [],
+        None,
+        None,
+        f"text of {url}",
+        hashlib.sha256(url.encode()).hexdigest(),
+        None,
+        utcnow(),
+    )
