@@ -91,7 +91,10 @@ NEWSCRAWL_DEDUP_INDEX = os.environ.get("NEWSCRAWL_DEDUP_INDEX", "memory")
 NEWSCRAWL_DEDUP_SEED = 20151009
 
 DOWNLOADER_MIDDLEWARES = {
-    # First of all, before robots.txt is fetched for a host: refuse non-public addresses.
+    # First of all, on every request and redirect hop: stay on the outlet's domains...
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.safety.OffsiteRedirectMiddleware": 45,
+    # ...and before robots.txt is fetched for a host, refuse non-public addresses.
     "crawler.safety.AddressPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.PoliteRobotsTxtMiddleware": 100,

@@ -59,14 +59,17 @@ def looks_binary(body: bytes) -> bool:
     return controls > len(head) // 20
 
 
+#: reasons of our own middlewares' IgnoreRequests, whose messages start with "<reason>: "
+_OWN_IGNORE_REASONS = frozenset(
+    {"robots_unreachable", "blocked_address", "offsite_redirect", "offsite", "robots_disallowed"}
+)
 _IGNORE_REASONS = (
-    # (text in an IgnoreRequest, reason): raised by our middlewares and Scrapy's
-    ("robots_unreachable", "robots_unreachable"),
-    ("blocked_address", "blocked_address"),
-    ("robots", "robots_disallowed"),
-    ("redirect", "redirect_loop"),
+    # (phrase in one of Scrapy's IgnoreRequest messages, reason); messages may hold URLs, so
+    # whole phrases, never a word a URL could contain
+    ("Forbidden by robots.txt", "robots_disallowed"),
+    ("max redirections reached", "redirect_loop"),
     ("DOWNLOAD_MAXSIZE", "too_large"),
-    ("offsite", "offsite"),
+    ("Filtered offsite request", "offsite"),
 )
 _EXCEPTION_REASONS = {
     "DNSLookupError": "dns_error",
@@ -97,6 +100,9 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
     name = type(exc).__name__
     text = str(exc)
     if name == "IgnoreRequest":
+        own = text.partition(":")[0]
+        if own in _OWN_IGNORE_REASONS:
+            return own, text[:500]
         for needle, reason in _IGNORE_REASONS:
             if needle in text:
                 return reason, text[:500]

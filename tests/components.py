@@ -37,7 +37,7 @@ HOSTS = {
     "cdn.news.example": "198.51.100.2",
     "other.example": "198.51.100.9",
     "robots-home.example": "198.51.100.10",
-    "metadata.example": "169.254.169.254",
+    "internal.news.example": "10.0.0.5",
 }
 
 

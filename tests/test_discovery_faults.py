@@ -188,3 +188,56 @@ def article_row(url: str) -> repo.ArticleRow:
         None,
         utcnow(),
     )
+
+
+# -- 3. every redirect hop is checked: allowed domains, addresses, the target's robots.txt ---
+
+ALLOW_ALL = "User-agent: *\nAllow: /\n"
+DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+
+
+def article_request(h: Harness, url: str) -> Request:
+    from crawler.items import Discovery
+
+    (request,) = h.spider.article_requests(Discovery(url, "https://news.example/rss.xml", "rss"))
+    assert isinstance(request, Request)
+    return request
+
+
+def page(n: int) -> str:
+    text = " ".join(f"Sentence {i} of story {n} about the council budget." for i in range(40))
+    return f"<html><head><title>Story {n}</title></head><body><article><p>{text}</p></article></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("https://other.example/story", "offsite_redirect"),  # robots.txt there: Disallow
+        ("https://robots-home.example/news/robots-1", "offsite_redirect"),  # "robots" in URL
+        ("https://cdn.news.example/news/1", "robots_disallowed"),  # on-site, its robots says no
+        ("https://internal.news.example/news/1", "blocked_address"),  # on-site name, 10.0.0.5
+        ("https://www.news.example/news/1", None),  # on-site and allowed: stored
+    ],
+)
+def test_every_redirect_hop_is_checked(sqlite_url: str, target: str, reason: str | None) -> None:
+    """Article requests skip Scrapy's dupefilter (dont_filter), and so they used to skip its
+    off-site check on every hop: an article redirected to another host was fetched and stored
+    under the outlet, whatever that host's robots.txt said."""
+    h = build(db_url=sqlite_url)
+    for host, rules in [
+        ("news.example", ALLOW_ALL),
+        ("www.news.example", ALLOW_ALL),
+        ("cdn.news.example", DISALLOW_ALL),
+        ("other.example", DISALLOW_ALL),
+        ("robots-home.example", ALLOW_ALL),
+    ]:
+        h.web.add(f"https://{host}/robots.txt", rules, content_type="text/plain")
+    start = h.web.redirect("https://news.example/news/1", target)
+    h.web.add(target, page(1))
+    output = run(h.fetch(article_request(h, start)))
+    if reason is None:
+        assert [type(o).__name__ for o in output] == ["ArticleItem"]
+        assert output[0].response_url == target
+    else:
+        assert failures_in(output) == {start: reason}
+        assert h.web.count(target) == 0  # refused before the request left
