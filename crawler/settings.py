@@ -22,6 +22,8 @@ NEWSCRAWL_CONTACT_URL = os.environ.get(
 )
 USER_AGENT = f"newscrawl/{VERSION} (+{NEWSCRAWL_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
+# Protego over the first 500 KiB of the file, cut after its last complete line (RFC 9309).
+ROBOTSTXT_PARSER = "crawler.robots.PoliteRobotParser"
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -98,6 +100,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.safety.AddressPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.PoliteRobotsTxtMiddleware": 100,
+    # robots.txt read to its first 500 KiB (download and decompression): before
+    # HttpCompressionMiddleware (590) decodes anything, after RedirectMiddleware (600)
+    "crawler.robots.RobotsTxtBodyLimit": 595,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.KnownUrlFilter": 950,

@@ -5,9 +5,11 @@ PostgreSQL where storage is involved."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,8 @@ from storage.db import Database
 from storage.models import Article, UrlState
 
 from .components import OUTLET, Harness, aiter_of, build, collect, run
-from .hostile import rss
+from .conftest import MockServer, run_cli
+from .hostile import HostileOutlet, assert_nothing_lost, rss
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
@@ -241,3 +244,105 @@ def test_every_redirect_hop_is_checked(sqlite_url: str, target: str, reason: str
     else:
         assert failures_in(output) == {start: reason}
         assert h.web.count(target) == 0  # refused before the request left
+
+
+# -- 5. robots.txt: the first 500 KiB, whatever the size, encoding or redirects --------------
+
+SECRET = "https://news.example/news/secret-1"
+OPEN = "https://news.example/news/1"
+
+
+def robots_verdicts(h: Harness) -> dict[str, str | None]:
+    """Fetch the open and the secret article: URL -> failure reason (None: fetched)."""
+    verdicts: dict[str, str | None] = {}
+    for url in (OPEN, SECRET):
+        h.web.add(url, page(1))
+        output = run(h.fetch(article_request(h, url)))
+        verdicts[url] = failures_in(output).get(url)
+    return verdicts
+
+
+def test_a_rule_line_cut_at_the_500_kib_limit_is_dropped_not_widened(sqlite_url: str) -> None:
+    """``Disallow: /news/secret`` cut at the limit used to be read as ``Disallow: /``."""
+    head = "User-agent: *\nDisallow: /private/\n"
+    cut_line = "Disallow: /news/secret\n"
+    padding = 500 * 1024 - len(head) - len("Disallow: /")  # the cut falls right after the "/"
+    body = head + "#" * (padding - 1) + "\n" + cut_line + "Disallow: /news/secret\n"
+    h = build(db_url=sqlite_url)
+    h.web.add("https://news.example/robots.txt", body, content_type="text/plain")
+    assert robots_verdicts(h) == {OPEN: None, SECRET: None}  # the secret rule lay past the limit
+
+
+def test_a_gzip_encoded_robots_txt_over_the_size_cap_is_read_to_500_kib(sqlite_url: str) -> None:
+    """11 MB of rules, gzip-encoded: decompression used to stop at DOWNLOAD_MAXSIZE with an
+    error, and the file was treated as absent, so disallowed pages were fetched."""
+    import gzip
+
+    body = "User-agent: *\nDisallow: /news/secret\n" + "# comment line\n" * 750_000
+    h = build(db_url=sqlite_url)
+    h.web.add(
+        "https://news.example/robots.txt",
+        gzip.compress(body.encode()),
+        content_type="text/plain",
+        **{"Content-Encoding": "gzip"},
+    )
+    assert robots_verdicts(h) == {OPEN: None, SECRET: "robots_disallowed"}
+
+
+@pytest.mark.parametrize("hops", [1, 5])
+def test_a_robots_txt_redirected_to_another_host_is_followed(sqlite_url: str, hops: int) -> None:
+    """RFC 9309 (2.3.1.2): follow at least five redirects, to any host. The off-site check
+    used to refuse the hop, and the file was treated as absent."""
+    h = build(db_url=sqlite_url)
+    chain = ["https://news.example/robots.txt"] + [
+        f"https://robots-home.example/r{i}" for i in range(1, hops)
+    ]
+    final = "https://robots-home.example/robots.txt"
+    for here, there in zip(chain, [*chain[1:], final], strict=True):
+        h.web.redirect(here, there, status=301)
+    h.web.add(final, "User-agent: *\nDisallow: /news/secret\n", content_type="text/plain")
+    assert robots_verdicts(h) == {OPEN: None, SECRET: "robots_disallowed"}
+
+
+# -- loopback crawls: what needs a real download ------------------------------------------
+
+
+@pytest.fixture
+def outlet(mock_server: MockServer, tmp_path: Path) -> Callable[[str], HostileOutlet]:
+    return lambda name: HostileOutlet(mock_server, tmp_path / "outlets", name)
+
+
+def test_robots_txt_over_the_size_cap_gzip_or_redirected_is_obeyed_in_a_crawl(
+    outlet: Callable[[str], HostileOutlet], sqlite_url: str
+) -> None:
+    """A 12 MB robots.txt (over DOWNLOAD_MAXSIZE: the download used to fail and the host was
+    never crawled), an 11 MB gzip-encoded one and one redirected to another host (both used
+    to count as absent, so disallowed pages were fetched): each obeyed as far as its first
+    500 KiB, in one crawl of three outlets."""
+    import gzip
+
+    rules = "User-agent: *\nDisallow: /news/2\n"
+    big, packed, moved = outlet("r2_big"), outlet("r2_gzip"), outlet("r2_moved")
+    big.robots = {"body": rules + "# padding line\n" * 800_000, "content_type": "text/plain"}
+    packed.robots = {
+        "body_b64": base64.b64encode(gzip.compress((rules + "#\n" * 5_600_000).encode())).decode(),
+        "content_type": "text/plain",
+        "headers": {"Content-Encoding": "gzip"},
+    }
+    elsewhere = moved.server.route("robots-elsewhere.localhost", "/robots.txt", rules)
+    moved.robots = {"status": 301, "headers": {"Location": elsewhere}}
+    expected_stored, expected_failed = set(), {}
+    for o in (big, packed, moved):
+        good, secret = o.article(1), o.article(2)
+        o.feed([good, secret])
+        o.write()
+        expected_stored.add(good)
+        expected_failed[secret] = "robots_disallowed"
+    result = run_cli(
+        "crawl", *(o.name for o in (big, packed, moved)), "--db", sqlite_url,
+        "--outlets-dir", str(big.folder), "--set", "DOWNLOAD_TIMEOUT=10",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_nothing_lost(sqlite_url, expected_stored, expected_failed)
+    for o in (big, packed, moved):
+        assert o.requests_to("/news/2") == 0
