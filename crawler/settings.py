@@ -55,6 +55,10 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DNS_TIMEOUT = 20
 TWISTED_DNS_RESOLVER = "crawler.resolver.LocalhostAwareResolver"
 CLOSESPIDER_ERRORCOUNT = 1000
+# A run (each outlet's spider; they run at once) is closed this many seconds after it started
+# (0: no limit): run status "time_limit", what it did not reach pending for the next run.
+# In-flight downloads end within DOWNLOAD_TIMEOUT after it.
+NEWSCRAWL_RUN_TIME_LIMIT = 1800.0
 NEWSCRAWL_MAX_ARTICLES_PER_RUN = 5000
 NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET = 50
 NEWSCRAWL_MAX_SITEMAP_DEPTH = 2
@@ -118,6 +122,7 @@ EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 500,
     "crawler.safety.ContentTypeGuard": 510,
     "crawler.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
+    "crawler.extensions.RunTimeLimit": 530,  # NEWSCRAWL_RUN_TIME_LIMIT
 }
 NEWSCRAWL_WARC_DIR = os.environ.get("NEWSCRAWL_WARC_DIR")
 

@@ -253,6 +253,24 @@ def pending_urls(
     return [(url, dict(discovery)) for url, discovery in rows if discovery]
 
 
+def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:
+    """How many URLs ``pending_urls`` has for the outlet (without a limit)."""
+    with db.read() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(UrlState)
+                .where(
+                    UrlState.outlet_id == outlet_id,
+                    UrlState.state.in_(("discovered", "failed")),
+                    UrlState.attempts < max_attempts,
+                    UrlState.discovery.is_not(None),
+                )
+            )
+            or 0
+        )
+
+
 @dataclass(frozen=True)
 class ArticleRow:
     """What the store pipeline hands to ``store_article``; plain values only."""

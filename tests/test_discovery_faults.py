@@ -5,8 +5,10 @@ PostgreSQL where storage is involved."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +26,7 @@ from crawler.items import FetchFailure
 from crawler.registry import Source
 from storage import repo
 from storage.db import Database
-from storage.models import Article, UrlState
+from storage.models import Article, CrawlRun, UrlState
 
 from .components import OUTLET, Harness, aiter_of, build, collect, run
 from .conftest import MockServer, run_cli
@@ -246,6 +248,28 @@ def test_every_redirect_hop_is_checked(sqlite_url: str, target: str, reason: str
         assert h.web.count(target) == 0  # refused before the request left
 
 
+# -- 4. a run ends within its time budget and says what it did not reach --------------------
+
+
+def test_a_run_is_closed_at_its_time_limit_and_the_run_row_says_so(db: Database) -> None:
+    h = build(db_url=db.url, NEWSCRAWL_RUN_TIME_LIMIT=0.2)
+    run(asyncio.sleep(0.4))
+    assert h.crawler.engine.closed == ["time_limit"]
+    # what it did not reach is on record: two URLs discovered, never stored
+    repo.record_discovered(
+        db, "probe", [(u, {"url": u, "source_url": "s", "source_kind": "rss"}) for u in GOOD[:2]]
+    )
+    recorder = next(
+        e for e in h.crawler.extensions.middlewares if type(e).__name__ == "CrawlRunRecorder"
+    )
+    recorder.spider_closed(h.spider, "time_limit")
+    with db.read() as s:
+        row = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+    assert row is not None
+    assert (row.status, row.close_reason, row.exit_code) == ("time_limit", "time_limit", 0)
+    assert "time limit" in (row.message or "") and "2 URLs pending" in (row.message or "")
+
+
 # -- 5. robots.txt: the first 500 KiB, whatever the size, encoding or redirects --------------
 
 SECRET = "https://news.example/news/secret-1"
@@ -346,3 +370,32 @@ def test_robots_txt_over_the_size_cap_gzip_or_redirected_is_obeyed_in_a_crawl(
     assert_nothing_lost(sqlite_url, expected_stored, expected_failed)
     for o in (big, packed, moved):
         assert o.requests_to("/news/2") == 0
+
+
+def test_a_crawl_of_trickling_articles_ends_at_its_time_limit(
+    outlet: Callable[[str], HostileOutlet], sqlite_url: str
+) -> None:
+    """12 articles that send a byte a second: each try runs into DOWNLOAD_TIMEOUT, and with its
+    retries the crawl held the lock for minutes (276 s with the defaults). Closed at the run
+    time limit, the run ends within it plus one download timeout, says so in its run row and
+    summary line, and leaves every URL pending for the next run."""
+    o = outlet("r2_slow")
+    urls = [o.article(n, action="trickle", delay=1.0) for n in range(1, 13)]
+    o.feed(urls)
+    started = time.monotonic()
+    result = o.crawl(
+        sqlite_url, "NEWSCRAWL_RUN_TIME_LIMIT=2", "DOWNLOAD_TIMEOUT=5", "RETRY_TIMES=2"
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert elapsed < 22  # without the limit: 12 URLs x 3 tries x 5 s on 8 connections, 30 s+
+    assert "stopped at the time limit: r2_slow" in result.stderr
+    database = Database(sqlite_url)
+    with database.read() as s:
+        row = s.scalars(select(CrawlRun)).one()
+        states = {u.url: (u.state, u.attempts) for u in s.scalars(select(UrlState))}
+    database.dispose()
+    assert row.status == "time_limit"
+    assert row.message == "stopped at the run time limit (2 s): 12 URLs pending for the next run"
+    assert set(states) == set(urls)
+    assert all(state in ("discovered", "failed") and n < 5 for state, n in states.values())
