@@ -8,7 +8,9 @@
   than that means "unavailable", as a 4xx;
 - 4xx: no robots.txt, everything allowed;
 - 5xx, 429 or no answer (DNS failure, timeout, refused): "unreachable", everything disallowed for
-  this run. Scrapy's own middleware fails open here: after a 503 it crawls everything.
+  this run. Scrapy's own middleware fails open here: after a 503 it crawls everything;
+- ``Crawl-delay``: the host's downloader slot waits that long between requests (at most
+  ``NEWSCRAWL_MAX_CRAWL_DELAY``), unless the outlet file sets its own ``download_delay``.
 
 Parsing goes through Scrapy's public parser interface: ``ROBOTSTXT_PARSER`` names a
 ``scrapy.robotstxt.RobotParser`` (here ``PoliteRobotParser``, Protego over the first 500 KiB),
@@ -41,6 +43,8 @@ logger = logging.getLogger(__name__)
 ROBOTS_MAX_BYTES = 500 * 1024
 #: meta key marking robots.txt requests (and their redirect hops, which copy meta)
 ROBOTS_META = "newscrawl_robots"
+#: meta key: the Crawl-delay (seconds) the request's host asks for
+CRAWL_DELAY_META = "newscrawl_crawl_delay"
 
 
 def robots_prefix(body: bytes, limit: int = ROBOTS_MAX_BYTES) -> bytes:
@@ -156,6 +160,7 @@ class HostRules:
 
     parser: RobotParser | None = None
     unreachable: str | None = None
+    crawl_delay: float | None = None  # seconds, for our user agent
 
 
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
@@ -165,8 +170,14 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
-        self.parser_class = load_object(crawler.settings["ROBOTSTXT_PARSER"])
+        settings = crawler.settings
+        self.parser_class = load_object(settings["ROBOTSTXT_PARSER"])
+        self.user_agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
+        self.max_crawl_delay = settings.getfloat("NEWSCRAWL_MAX_CRAWL_DELAY")
         self.hosts: dict[str, HostRules | asyncio.Future[HostRules]] = {}
+        crawler.signals.connect(
+            self.request_reached_downloader, signal=signals.request_reached_downloader
+        )
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
         if request.meta.get("dont_obey_robotstxt"):
@@ -176,6 +187,27 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             self._stats.inc_value("robotstxt/unreachable_refused")
             raise IgnoreRequest(f"robots_unreachable: {rules.unreachable}")
         self.process_request_2(rules.parser, request)
+        if rules.crawl_delay and self._crawl_delay_applies():
+            request.meta[CRAWL_DELAY_META] = min(rules.crawl_delay, self.max_crawl_delay)
+            # AutoThrottle would bring the host's delay down to DOWNLOAD_DELAY again
+            request.meta["autothrottle_dont_adjust_delay"] = True
+
+    def _crawl_delay_applies(self) -> bool:
+        """Crawl-delay is honoured unless the outlet's file sets its own delay."""
+        outlet = getattr(self.crawler.spider, "outlet", None)
+        return outlet is None or not outlet.politeness.explicit_delay
+
+    def request_reached_downloader(self, request: Request, spider: Any = None) -> None:
+        """The host's downloader slot exists now and has not sent the request yet: it waits
+        at least the robots.txt Crawl-delay between requests (the slot may have been made
+        anew since the last request, with the crawl's delay: so on every request)."""
+        delay = request.meta.get(CRAWL_DELAY_META)
+        if not delay:
+            return
+        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot", ""))
+        if slot is not None and slot.delay < delay:
+            slot.delay = delay
+            self._stats.inc_value("newscrawl/robotstxt/crawl_delay_applied")
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         return (await self.host_rules(request)).parser
@@ -236,7 +268,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         await self.crawler.signals.send_catch_log_async(
             signal=signals.robots_parsed, robotparser=parser, request=request
         )
-        return HostRules(parser)
+        return HostRules(parser, crawl_delay=parser.crawl_delay(self.user_agent))
 
     def _unreachable(self, netloc: str, why: str) -> HostRules:
         self._stats.inc_value("robotstxt/unreachable")

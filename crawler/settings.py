@@ -24,6 +24,8 @@ USER_AGENT = f"newscrawl/{VERSION} (+{NEWSCRAWL_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 # Protego over the first 500 KiB of the file, cut after its last complete line (RFC 9309).
 ROBOTSTXT_PARSER = "crawler.robots.PoliteRobotParser"
+# A robots.txt Crawl-delay is honoured (for outlets whose file sets no download_delay) up to:
+NEWSCRAWL_MAX_CRAWL_DELAY = 30.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0

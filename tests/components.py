@@ -14,11 +14,13 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from scrapy import Request, signals
+from scrapy.core.downloader import Slot
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.core.spidermw import SpiderMiddlewareManager
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
@@ -144,13 +146,12 @@ class FakeEngine:
     def __init__(self, harness: Harness) -> None:
         self.harness = harness
         self.closed: list[str] = []
-        self.downloader = SimpleNamespace(slots={}, _delay=0.0)  # AutoThrottle sets its delay
+        # the downloader's slots (one per host, as Scrapy's); AutoThrottle sets _delay
+        self.downloader = SimpleNamespace(slots={}, _delay=0.0)
 
     async def download_async(self, request: Request) -> Response:
         while True:
-            result = await self.harness.downloader.download_async(
-                self.harness.web.download, request
-            )
+            result = await self.harness.downloader.download_async(self.harness.enqueue, request)
             if isinstance(result, Response):
                 return result
             request = result
@@ -180,6 +181,24 @@ class Harness:
                 self.dropped.append(request)
                 return False
         return True
+
+    async def enqueue(self, request: Request) -> Response:
+        """What the downloader does once the middlewares let a request through: its host's
+        slot (made with the crawl's delay if new), the request_reached_downloader signal,
+        then the download."""
+        slots = self.crawler.engine.downloader.slots
+        key = urlparse_cached(request).hostname or ""
+        if key not in slots:
+            settings = self.crawler.settings
+            slots[key] = Slot(
+                settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+                settings.getfloat("DOWNLOAD_DELAY"),
+            )
+        request.meta["download_slot"] = key
+        self.crawler.signals.send_catch_log(
+            signal=signals.request_reached_downloader, request=request, spider=self.spider
+        )
+        return await self.web.download(request)
 
     async def start(self) -> list[Any]:
         """The spider's start output, through the spider middlewares."""
@@ -211,7 +230,7 @@ class Harness:
             if not self.schedule(request):
                 return []
             try:
-                result = await self.downloader.download_async(self.web.download, request)
+                result = await self.downloader.download_async(self.enqueue, request)
             except Exception as exc:
                 return list(await _maybe_async(await self._call_spider(Failure(exc), request)))
             if isinstance(result, Request):

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.items import FetchFailure
-from crawler.registry import Source
+from crawler.registry import Politeness, Source
 from storage import repo
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
@@ -326,6 +326,32 @@ def test_a_robots_txt_redirected_to_another_host_is_followed(sqlite_url: str, ho
         h.web.redirect(here, there, status=301)
     h.web.add(final, "User-agent: *\nDisallow: /news/secret\n", content_type="text/plain")
     assert robots_verdicts(h) == {OPEN: None, SECRET: "robots_disallowed"}
+
+
+# -- 6. robots.txt Crawl-delay, where the outlet sets no delay of its own ---------------------
+
+
+@pytest.mark.parametrize(
+    ("crawl_delay", "outlet_delay", "slot_delay"),
+    [
+        ("5", None, 5.0),  # honoured
+        ("3600", None, 30.0),  # capped at NEWSCRAWL_MAX_CRAWL_DELAY
+        ("5", 0.0, 0.0),  # the outlet's own delay wins, even 0
+    ],
+)
+def test_robots_crawl_delay_is_honoured_unless_the_outlet_sets_a_delay(
+    sqlite_url: str, crawl_delay: str, outlet_delay: float | None, slot_delay: float
+) -> None:
+    politeness = (
+        Politeness(download_delay=0.0, concurrency=4)
+        if outlet_delay is None
+        else Politeness(download_delay=outlet_delay, concurrency=4, explicit_delay=True)
+    )
+    h = build(replace(OUTLET, politeness=politeness), db_url=sqlite_url, DOWNLOAD_DELAY=0.0)
+    robots = f"User-agent: *\nCrawl-delay: {crawl_delay}\nDisallow: /news/secret\n"
+    h.web.add("https://news.example/robots.txt", robots, content_type="text/plain")
+    assert robots_verdicts(h) == {OPEN: None, SECRET: "robots_disallowed"}
+    assert h.crawler.engine.downloader.slots["news.example"].delay == slot_delay
 
 
 # -- loopback crawls: what needs a real download ------------------------------------------
