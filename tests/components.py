@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -43,9 +44,12 @@ HOSTS = {
 }
 
 
-def reactor() -> Any:
-    """The asyncio reactor, installed once in the test process (Scrapy's components await
-    Twisted deferreds and asyncio futures on its loop)."""
+#: the thread that owns the reactor's asyncio loop: the session's Playwright browser (the
+#: browser tests) keeps a loop running on the main thread, where no other loop may run
+_loop_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-loop")
+
+
+def _install_reactor() -> Any:
     from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed
     from twisted.internet import error
 
@@ -64,10 +68,17 @@ def reactor() -> Any:
     return installed
 
 
+def reactor() -> Any:
+    """The asyncio reactor, installed once in the test process on the harness's loop thread
+    (Scrapy's components await Twisted deferreds and asyncio futures on its loop)."""
+    return _loop_thread.submit(_install_reactor).result()
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on the reactor's asyncio loop (the reactor itself is never started)."""
+    """Run a coroutine on the reactor's asyncio loop, on the loop's thread (the reactor itself
+    is never started)."""
     loop: asyncio.AbstractEventLoop = reactor()._asyncioEventloop
-    return loop.run_until_complete(coro)
+    return _loop_thread.submit(loop.run_until_complete, coro).result()
 
 
 OUTLET = Outlet(
