@@ -475,6 +475,15 @@ def record_failure(db: Database, outlet_id: str, url: str, reason: str, detail: 
             detail=detail[:2000] or None,
             keep_stored=True,
         )
+        if key != url:
+            # a row that an earlier version keyed by the whole URL (SQLite took them) would be
+            # fetched from the record, and refused, on every run: it fails for good (no
+            # discovery data, so no pending list has it)
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url == url, UrlState.state != "stored")
+                .values(state="failed", reason=reason[:64], discovery=None)
+            )
 
 
 def start_run(db: Database, outlet_id: str) -> int:

@@ -143,6 +143,27 @@ def test_an_over_long_url_fails_url_too_long_and_its_siblings_are_recorded(db: D
         assert len(key) <= 2048 and "https://news.example/news/" in (detail or "")
 
 
+def test_an_over_long_url_recorded_whole_by_an_earlier_version_stops_being_pending(
+    sqlite_url: str,
+) -> None:
+    """SQLite took over-long keys: such a ``discovered`` row would be fetched, and refused,
+    on every run; its failure now fails it too."""
+    db = Database(sqlite_url)
+    repo.sync_outlets(db, [OUTLET])
+    with db.write() as s:
+        s.add(
+            UrlState(
+                url=LONG, outlet_id="probe", state="discovered", attempts=0,
+                first_seen_at=utcnow(), updated_at=utcnow(),
+                discovery={"url": LONG, "source_url": "s", "source_kind": "rss"},
+            )
+        )  # fmt: skip
+    assert [u for u, _ in repo.pending_urls(db, "probe", 5, 10)] == [LONG]
+    repo.record_failure(db, "probe", LONG, "url_too_long")
+    assert repo.pending_urls(db, "probe", 5, 10) == []
+    db.dispose()
+
+
 def _store_pipeline(h: Harness) -> Any:
     from pipelines.store import StorePipeline
 
