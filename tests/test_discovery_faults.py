@@ -417,6 +417,7 @@ def test_robots_txt_over_the_size_cap_gzip_or_redirected_is_obeyed_in_a_crawl(
     assert_nothing_lost(sqlite_url, expected_stored, expected_failed)
     for o in (big, packed, moved):
         assert o.requests_to("/news/2") == 0
+    assert "'newscrawl/robotstxt/truncated': 1" in result.stderr  # the 12 MB download stopped
 
 
 def test_a_crawl_of_trickling_articles_ends_at_its_time_limit(
