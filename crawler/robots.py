@@ -226,9 +226,9 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.hosts[netloc] = waiting
         try:
             rules = await self._fetch(f"{parts.scheme}://{netloc}/robots.txt", netloc, request)
-        except BaseException as exc:  # cancelled: the next request for the host tries again
+        except BaseException:  # cancelled (the crawl stops): the next request tries again
             del self.hosts[netloc]
-            waiting.set_exception(exc)
+            waiting.cancel()  # those waiting are cancelled too (no "exception never retrieved")
             raise
         self.hosts[netloc] = rules
         waiting.set_result(rules)
