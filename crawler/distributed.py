@@ -25,7 +25,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
 from crawler.dates import utcnow
-from crawler.items import Discovery
+from crawler.items import Discovery, FetchFailure
 from crawler.polling import plan
 from crawler.registry import Outlet
 
@@ -200,6 +200,11 @@ class Scheduler:
             )
             for _url, meta in pending:
                 for request in spider.article_requests(Discovery.from_meta(meta), refetch=True):
+                    if isinstance(request, FetchFailure):  # a URL that cannot be requested
+                        repo.record_failure(
+                            self.db, outlet_id, request.url, request.reason, request.detail
+                        )
+                        continue
                     queue.push(request)
                     report.enqueued_articles += 1
         return report

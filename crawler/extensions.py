@@ -3,10 +3,12 @@ crawl-run row per spider run says when, what happened and whether it succeeded."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, ClassVar
 
 from scrapy import signals
+from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
 from storage import repo
@@ -16,10 +18,13 @@ logger = logging.getLogger(__name__)
 #: close reasons that mean "the run did its job"
 SUCCESS_REASONS = frozenset({"finished"})
 INTERRUPTED_REASONS = frozenset({"shutdown", "cancelled"})
+#: closed by RunTimeLimit: the run did its job within its budget, the rest is on record
+TIME_LIMIT_REASON = "time_limit"
 
 
 def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
-    """(status, exit code) for a finished spider: 0 finished, 1 failed, 2 interrupted."""
+    """(status, exit code) for a finished spider: 0 finished (or stopped at its time limit,
+    status ``time_limit``), 1 failed, 2 interrupted."""
     if stats.get("newscrawl/storage_error") or close_reason == "storage_error":
         return "failed", 1
     if stats.get("newscrawl/warc_error") or close_reason == "warc_error":
@@ -28,6 +33,8 @@ def run_status(close_reason: str, stats: dict[str, Any]) -> tuple[str, int]:
         return "failed", 1  # not one source answered: the outlet was not crawled at all
     if close_reason in SUCCESS_REASONS:
         return "finished", 0
+    if close_reason == TIME_LIMIT_REASON:
+        return "time_limit", 0
     if close_reason in INTERRUPTED_REASONS:
         return "interrupted", 2
     return "failed", 1
@@ -87,14 +94,26 @@ class CrawlRunRecorder:
         status, exit_code = run_status(reason, stats)
         self.crawler.stats.set_value("newscrawl/exit_code", exit_code)
         counts = _counts(stats)
+        db = runtime.database(self.crawler.settings)
+        message = stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error")
         try:
+            if reason == TIME_LIMIT_REASON:
+                pending = repo.pending_count(
+                    db, spider.outlet.id, self.crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS")
+                )
+                limit = self.crawler.settings.getfloat("NEWSCRAWL_RUN_TIME_LIMIT")
+                message = (
+                    f"stopped at the run time limit ({limit:g} s): {pending} URLs pending "
+                    "for the next run"
+                )
+                logger.warning("%s: %s", spider.name, message)
             repo.finish_run(
-                runtime.database(self.crawler.settings),
+                db,
                 self.run_id,
                 status=status,
                 close_reason=reason,
                 exit_code=exit_code,
-                message=stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error"),
+                message=message,
                 **counts,
             )
         except Exception as exc:  # the database may be what failed; say so, do not hide it
@@ -143,3 +162,41 @@ def record_stopped_at_once(reason: str) -> int:
         for db in by_url.values():
             db.dispose()
     return recorded
+
+
+class RunTimeLimit:
+    """A run ends within ``NEWSCRAWL_RUN_TIME_LIMIT`` seconds (0: no limit): then its spider is
+    closed with reason ``time_limit``. Nothing more is downloaded; downloads in flight end
+    (within ``DOWNLOAD_TIMEOUT``) and are recorded; the URLs not reached stay on record as
+    discovered (or failed), so the next run's pending list fetches them. Scrapy's
+    ``CLOSESPIDER_TIMEOUT`` does the same under another close reason; this one has a
+    newscrawl name and the run row and exit status that go with it. Distributed workers run
+    until stopped, so they have no limit."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.limit = crawler.settings.getfloat("NEWSCRAWL_RUN_TIME_LIMIT")
+        if self.limit <= 0 or crawler.settings.getbool("NEWSCRAWL_DISTRIBUTED"):
+            raise NotConfigured
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunTimeLimit:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Any) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.limit, self._expire)
+
+    def _expire(self) -> None:
+        self.crawler.stats.set_value("newscrawl/run_time_limit", self.limit)
+        logger.warning("run time limit of %g s reached: closing the spider", self.limit)
+        self._closing = asyncio.ensure_future(
+            self.crawler.engine.close_spider_async(reason=TIME_LIMIT_REASON)
+        )
+
+    def spider_closed(self, spider: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,9 @@ class Discovery:
     tags: tuple[str, ...] = ()
 
     def to_meta(self) -> dict[str, Any]:
-        # Plain types only, so requests stay serialisable for JOBDIR and scrapy-redis.
-        data = asdict(self)
+        # Plain types only, so requests stay serialisable for JOBDIR and scrapy-redis. A copy of
+        # the fields, not dataclasses.asdict (a deep copy: 20 µs an entry of a big sitemap).
+        data = dict(vars(self))
         for key in ("published", "modified"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()

@@ -5,11 +5,15 @@
   or sitemap entry says they changed after the stored version was fetched (an in-place update
   then replaces the stored text);
 - every new article URL is recorded as ``discovered`` before its request leaves, so a URL in
-  flight when the process dies is fetched on the next run (see ``OutletSpider.start``).
+  flight when the process dies is fetched on the next run (see ``OutletSpider.start``);
+- the per-run cap (``NEWSCRAWL_MAX_ARTICLES_PER_RUN``) counts new work only: the requests that
+  pass the filter, the record's pending URLs among them. URLs beyond it are recorded all the
+  same and not requested, so a backlog drains over later runs instead of starving them.
 
 A distributed worker runs for days while other workers store articles, so it asks the database
 per response instead of loading the stored URLs once; and since it knows how many of a polled
-source's entries were new, it records that for adaptive polling (``crawler.polling``)."""
+source's entries were new, it records that for adaptive polling (``crawler.polling``). A
+worker's lifetime has no end to cap, so it has no per-run cap."""
 
 from __future__ import annotations
 
@@ -23,6 +27,10 @@ from scrapy import Request, signals
 from crawler import runtime
 from storage import repo
 
+#: spider output is filtered and recorded this many objects at a time: a sitemap of 150,000
+#: URLs is not held as 150,000 requests at once
+BATCH = 1000
+
 
 class KnownUrlFilter:
     def __init__(self, crawler: Any) -> None:
@@ -31,6 +39,8 @@ class KnownUrlFilter:
         self.enabled = crawler.settings.getbool("NEWSCRAWL_SKIP_KNOWN")
         self.record = crawler.settings.getbool("NEWSCRAWL_RECORD_DISCOVERED")
         self.distributed = crawler.settings.getbool("NEWSCRAWL_DISTRIBUTED")
+        self.cap = crawler.settings.getint("NEWSCRAWL_MAX_ARTICLES_PER_RUN")
+        self.admitted = 0  # article requests let through this run
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
@@ -46,19 +56,59 @@ class KnownUrlFilter:
                 )
             )
 
+    def _admit(self, obj: Any) -> bool:
+        """False for an article request over this run's cap (already on record)."""
+        if self.distributed or not isinstance(obj, Request) or "discovery" not in obj.meta:
+            return True
+        if self.admitted >= self.cap:
+            self.crawler.stats.inc_value("newscrawl/discovery/cap_reached")
+            return False
+        self.admitted += 1
+        return True
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        # the record's pending URLs (OutletSpider.start) are new work too
+        async for obj in start:
+            if self._admit(obj):
+                yield obj
+
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
-        output = [obj async for obj in result]
-        articles = [r for r in output if isinstance(r, Request) and "canonical_url" in r.meta]
-        if not articles and "poll_seq" not in getattr(response, "meta", {}):
-            for obj in output:  # an article page: nothing to look up or record
-                yield obj
-            return
+        meta = getattr(response, "meta", None) or {}
+        items = inserted = 0
+        async for output in _batches(result, BATCH):
+            articles = [r for r in output if isinstance(r, Request) and "canonical_url" in r.meta]
+            if not articles:  # an article page: nothing to look up or record
+                for obj in output:
+                    yield obj
+                continue
+            passed, new = await self._filter(output, articles)
+            items += len(articles)
+            inserted += new
+            for obj in passed:
+                if self._admit(obj):
+                    yield obj
+        if self.distributed and "poll_seq" in meta and response.status < 400:
+            await asyncio.wrap_future(
+                runtime.db_writer().submit(
+                    repo.record_poll,
+                    runtime.database(self.crawler.settings),
+                    self.crawler.spider.outlet.id,
+                    meta["poll_root"],
+                    meta["poll_seq"],
+                    items=items,
+                    new=inserted,
+                )
+            )
+
+    async def _filter(self, output: list[Any], articles: list[Request]) -> tuple[list[Any], int]:
+        """``output`` without the known articles, the new ones recorded; and how many of
+        those were new to the database."""
         db = runtime.database(self.crawler.settings)
         outlet_id = self.crawler.spider.outlet.id
         known = self.known
-        if self.distributed and self.enabled and articles:
+        if self.distributed and self.enabled:
             known = await asyncio.wrap_future(
                 runtime.db_writer().submit(
                     repo.stored_urls, db, outlet_id, [r.meta["canonical_url"] for r in articles]
@@ -82,24 +132,21 @@ class KnownUrlFilter:
             inserted = await asyncio.wrap_future(
                 runtime.db_writer().submit(repo.record_discovered, db, outlet_id, new)
             )
-        meta = getattr(response, "meta", None) or {}
-        if self.distributed and "poll_seq" in meta and response.status < 400:
-            await asyncio.wrap_future(
-                runtime.db_writer().submit(
-                    repo.record_poll,
-                    db,
-                    outlet_id,
-                    meta["poll_root"],
-                    meta["poll_seq"],
-                    items=len(articles),
-                    new=inserted,
-                )
-            )
-        for obj in passed:
-            yield obj
+        return passed, inserted
 
     @staticmethod
     def _changed_since(request: Request, known: dict[str, datetime]) -> bool:
         fetched = known[request.meta["canonical_url"]]
         modified = (request.meta.get("discovery") or {}).get("modified")
         return isinstance(modified, str) and datetime.fromisoformat(modified) > fetched
+
+
+async def _batches(iterator: AsyncIterator[Any], size: int) -> AsyncIterator[list[Any]]:
+    batch: list[Any] = []
+    async for obj in iterator:
+        batch.append(obj)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -43,7 +43,8 @@ class Fault:
 
     ``action``: ``"stall"`` (send nothing for ``delay`` seconds, then close), ``"reset"`` (close
     at once with a TCP reset), ``"truncate"`` (announce the full length, send a tenth, close),
-    ``"no_length"`` (no Content-Length: the body ends when the connection closes)."""
+    ``"no_length"`` (no Content-Length: the body ends when the connection closes), ``"trickle"``
+    (headers at once, then the body one byte every ``delay`` seconds)."""
 
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
@@ -432,9 +433,28 @@ def make_handler(web: MockWeb) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fault.delay)
                 self.close_connection = True
                 return
+            if fault.action == "trickle":
+                self._trickle(fault)
+                return
             if fault.delay:
                 time.sleep(fault.delay)
             self._send(fault.status, fault.content_type, fault.body, fault.headers, fault.action)
+
+        def _trickle(self, fault: Fault) -> None:
+            self.close_connection = True
+            head = (
+                f"HTTP/1.1 {fault.status} OK\r\nContent-Type: {fault.content_type}\r\n"
+                f"Content-Length: {len(fault.body)}\r\n\r\n"
+            )
+            try:
+                self.wfile.write(head.encode("latin-1"))
+                self.wfile.flush()
+                for i in range(len(fault.body)):
+                    time.sleep(fault.delay)
+                    self.wfile.write(fault.body[i : i + 1])
+                    self.wfile.flush()
+            except OSError:
+                pass  # the client gave up
 
         def _send(
             self,

@@ -91,10 +91,12 @@ class LiveProgress:
 def summary_line(crawlers: Sequence[Any], exit_code: int) -> str:
     rows = [OutletProgress.of(c) for c in crawlers]
     status = {0: "succeeded", 1: "failed", 2: "interrupted"}.get(exit_code, "failed")
-    problems = [r.outlet for r in rows if r.state not in ("finished",)]
+    problems = [r.outlet for r in rows if r.state not in ("finished", "time_limit")]
+    limited = [r.outlet for r in rows if r.state == "time_limit"]
     return (
         f"newscrawl: run {status} (exit {exit_code}): {len(rows)} outlets, "
         f"{sum(r.pages for r in rows)} pages, {sum(r.stored for r in rows)} stored, "
         f"{sum(r.duplicates for r in rows)} duplicates, {sum(r.failed for r in rows)} failed"
+        + (f"; stopped at the time limit: {', '.join(limited)}" if limited else "")
         + (f"; not finished: {', '.join(problems)}" if problems else "")
     )

@@ -60,6 +60,8 @@ class Source:
 class Politeness:
     download_delay: float = 1.0
     concurrency: int = 4
+    #: the outlet file sets ``download_delay``: a robots.txt Crawl-delay does not override it
+    explicit_delay: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,9 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
             raise OutletError(path, "politeness.download_delay", "must be a number >= 0")
         if not isinstance(conc, int) or isinstance(conc, bool) or not 1 <= conc <= 64:
             raise OutletError(path, "politeness.concurrency", "must be an integer from 1 to 64")
-        politeness = Politeness(download_delay=float(delay), concurrency=conc)
+        politeness = Politeness(
+            download_delay=float(delay), concurrency=conc, explicit_delay="download_delay" in raw
+        )
 
     hints = ExtractionHints()
     if "extraction" in data:

@@ -5,6 +5,8 @@
   the host is spelled (names, decimal, hex, octal, IPv6-mapped), unless the address (or
   address:port) is listed in ``NEWSCRAWL_ALLOWED_ADDRESSES``. Checked before connecting, on every
   request including each redirect hop.
+- ``OffsiteRedirectMiddleware``: the outlet's allowed domains, on every request and redirect
+  hop, article requests included (Scrapy's own check skips them).
 - ``ContentTypeGuard``: an article whose response headers say it is not HTML is cancelled
   before its body is downloaded.
 """
@@ -16,6 +18,7 @@ import logging
 from typing import Any
 
 from scrapy import Request, signals
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.utils.defer import deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -97,6 +100,33 @@ class AddressPolicyMiddleware:
         self.crawler.stats.inc_value("newscrawl/safety/blocked_address")
         logger.warning("refused %s: %s", request.url, why)
         raise IgnoreRequest(f"blocked_address: {why}")
+
+
+class OffsiteRedirectMiddleware(OffsiteMiddleware):
+    """Scrapy's off-site check (``allowed_domains``, subdomains included) on every request and
+    every redirect hop. Scrapy exempts requests with ``dont_filter``, which article requests
+    set for the dupefilter's sake (see ``OutletSpider._article_request``), so a redirect off
+    the outlet was followed and stored under it. Only ``allow_offsite`` exempts here (robots.txt
+    requests, which RFC 9309 lets redirect to any host).
+
+    Checked in ``process_request`` only, not when the request is scheduled (where Scrapy's
+    check drops a request silently): a refusal reaches the request's errback as an
+    ``IgnoreRequest`` whose message starts with its reason, ``offsite_redirect`` for a hop."""
+
+    def request_scheduled(self, request: Request, spider: Any) -> None:
+        return None
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        assert self.crawler.spider is not None
+        if request.meta.get("allow_offsite") or self.should_follow(request, self.crawler.spider):
+            return
+        self.stats.inc_value("offsite/filtered")
+        origin = (request.meta.get("redirect_urls") or [None])[0]
+        if origin is not None:
+            self.stats.inc_value("newscrawl/safety/offsite_redirect")
+            logger.info("refused redirect off the outlet: %s -> %s", origin, request.url)
+            raise IgnoreRequest(f"offsite_redirect: {request.url} (redirected from {origin})")
+        raise IgnoreRequest(f"offsite: {urlparse_cached(request).hostname!r}")
 
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")

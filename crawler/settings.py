@@ -22,6 +22,10 @@ NEWSCRAWL_CONTACT_URL = os.environ.get(
 )
 USER_AGENT = f"newscrawl/{VERSION} (+{NEWSCRAWL_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
+# Protego over the first 500 KiB of the file, cut after its last complete line (RFC 9309).
+ROBOTSTXT_PARSER = "crawler.robots.PoliteRobotParser"
+# A robots.txt Crawl-delay is honoured (for outlets whose file sets no download_delay) up to:
+NEWSCRAWL_MAX_CRAWL_DELAY = 30.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -53,6 +57,10 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DNS_TIMEOUT = 20
 TWISTED_DNS_RESOLVER = "crawler.resolver.LocalhostAwareResolver"
 CLOSESPIDER_ERRORCOUNT = 1000
+# A run (each outlet's spider; they run at once) is closed this many seconds after it started
+# (0: no limit): run status "time_limit", what it did not reach pending for the next run.
+# In-flight downloads end within DOWNLOAD_TIMEOUT after it.
+NEWSCRAWL_RUN_TIME_LIMIT = 1800.0
 NEWSCRAWL_MAX_ARTICLES_PER_RUN = 5000
 NEWSCRAWL_MAX_SITEMAPS_PER_OUTLET = 50
 NEWSCRAWL_MAX_SITEMAP_DEPTH = 2
@@ -91,10 +99,16 @@ NEWSCRAWL_DEDUP_INDEX = os.environ.get("NEWSCRAWL_DEDUP_INDEX", "memory")
 NEWSCRAWL_DEDUP_SEED = 20151009
 
 DOWNLOADER_MIDDLEWARES = {
-    # First of all, before robots.txt is fetched for a host: refuse non-public addresses.
+    # First of all, on every request and redirect hop: stay on the outlet's domains...
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.safety.OffsiteRedirectMiddleware": 45,
+    # ...and before robots.txt is fetched for a host, refuse non-public addresses.
     "crawler.safety.AddressPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.PoliteRobotsTxtMiddleware": 100,
+    # robots.txt read to its first 500 KiB (download and decompression): before
+    # HttpCompressionMiddleware (590) decodes anything, after RedirectMiddleware (600)
+    "crawler.robots.RobotsTxtBodyLimit": 595,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.KnownUrlFilter": 950,
@@ -110,6 +124,7 @@ EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 500,
     "crawler.safety.ContentTypeGuard": 510,
     "crawler.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
+    "crawler.extensions.RunTimeLimit": 530,  # NEWSCRAWL_RUN_TIME_LIMIT
 }
 NEWSCRAWL_WARC_DIR = os.environ.get("NEWSCRAWL_WARC_DIR")
 

@@ -8,6 +8,42 @@ import courlan
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
+#: Longest URL newscrawl requests or keys a record by, in UTF-8 bytes (the 2,048 most crawlers
+#: and sitemaps.org use). Longer ones would not fit PostgreSQL's B-tree keys (2,704 bytes) and
+#: are no article's address; they are recorded as failed with reason ``url_too_long``.
+MAX_URL_LENGTH = 2048
+
+
+class BadUrl(ValueError):
+    """A URL newscrawl cannot request: ``reason`` is the reason its record gets."""
+
+    reason = "bad_url"
+
+
+class UrlTooLong(BadUrl):
+    reason = "url_too_long"
+
+
+def url_bytes(url: str) -> int:
+    return len(url.encode("utf-8", "surrogatepass"))
+
+
+def check_url(url: str) -> str:
+    """``url`` stripped, if it is an absolute http(s) URL that Scrapy can request and a record
+    can be keyed by; else ``BadUrl`` (or ``UrlTooLong``) says why."""
+    url = url.strip()
+    if url_bytes(url) > MAX_URL_LENGTH:
+        raise UrlTooLong(f"{url_bytes(url)} bytes, over {MAX_URL_LENGTH}: {url[:200]!r}...")
+    try:
+        parts = urlsplit(url)
+        _port = parts.port  # a port out of range or not a number raises here, as in Request()
+    except ValueError as exc:
+        raise BadUrl(f"{exc}: {url[:200]!r}") from exc
+    if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
+        raise BadUrl(f"not an absolute http(s) URL: {url[:200]!r}")
+    return url
+
+
 # courlan removes the common trackers (utm_*, fbclid, gclid, ...); these are a few more that news
 # sites append to syndicated links.
 _EXTRA_TRACKERS = frozenset({"ocid", "cmpid", "ito", "at_medium", "at_campaign", "at_custom1"})
@@ -15,11 +51,8 @@ _EXTRA_TRACKERS = frozenset({"ocid", "cmpid", "ito", "at_medium", "at_campaign",
 
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, default port, fragment and tracking parameters dropped, query
-    sorted. Raises ``ValueError`` for anything that is not an absolute http(s) URL."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
-        raise ValueError(f"not an absolute http(s) URL: {url[:200]!r}")
+    sorted. Raises ``BadUrl`` (a ``ValueError``) for anything ``check_url`` refuses."""
+    url = check_url(url)
     normalised = courlan.normalize_url(url)
     normalised, _fragment = urldefrag(normalised)
     parts = urlsplit(normalised)
@@ -30,7 +63,7 @@ def canonical_url(url: str) -> str:
             if k.lower() not in _EXTRA_TRACKERS and not k.lower().startswith("utm_")
         ]
         parts = parts._replace(query=urlencode(sorted(pairs)))
-    return urlunsplit(parts)
+    return check_url(urlunsplit(parts))
 
 
 def is_fetchable(url: str) -> bool:

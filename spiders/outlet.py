@@ -28,7 +28,7 @@ from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet, Source
-from crawler.urls import canonical_url
+from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from storage import repo
@@ -60,14 +60,17 @@ def looks_binary(body: bytes) -> bool:
     return controls > len(head) // 20
 
 
+#: reasons of our own middlewares' IgnoreRequests, whose messages start with "<reason>: "
+_OWN_IGNORE_REASONS = frozenset(
+    {"robots_unreachable", "blocked_address", "offsite_redirect", "offsite", "robots_disallowed"}
+)
 _IGNORE_REASONS = (
-    # (text in an IgnoreRequest, reason): raised by our middlewares and Scrapy's
-    ("robots_unreachable", "robots_unreachable"),
-    ("blocked_address", "blocked_address"),
-    ("robots", "robots_disallowed"),
-    ("redirect", "redirect_loop"),
+    # (phrase in one of Scrapy's IgnoreRequest messages, reason); messages may hold URLs, so
+    # whole phrases, never a word a URL could contain
+    ("Forbidden by robots.txt", "robots_disallowed"),
+    ("max redirections reached", "redirect_loop"),
     ("DOWNLOAD_MAXSIZE", "too_large"),
-    ("offsite", "offsite"),
+    ("Filtered offsite request", "offsite"),
 )
 _EXCEPTION_REASONS = {
     "DNSLookupError": "dns_error",
@@ -98,6 +101,9 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
     name = type(exc).__name__
     text = str(exc)
     if name == "IgnoreRequest":
+        own = text.partition(":")[0]
+        if own in _OWN_IGNORE_REASONS:
+            return own, text[:500]
         for needle, reason in _IGNORE_REASONS:
             if needle in text:
                 return reason, text[:500]
@@ -165,9 +171,12 @@ class OutletSpider(Spider):
         request.meta.update(poll_root=source.url, poll_seq=seq)
         return request
 
-    def article_requests(self, entry: Discovery, *, refetch: bool = False) -> list[Request]:
-        """The article's request; ``refetch`` (the database says it is due) passes the shared
-        seen-set, which may remember a request that a dead worker never finished."""
+    def article_requests(
+        self, entry: Discovery, *, refetch: bool = False
+    ) -> list[Request | FetchFailure]:
+        """The article's request (or its failure: a URL that cannot be requested); ``refetch``
+        (the database says it is due) passes the shared seen-set, which may remember a
+        request that a dead worker never finished."""
         return list(self._article_request(entry, dont_filter=refetch or not self.distributed))
 
     def _record_poll_error(
@@ -197,15 +206,16 @@ class OutletSpider(Spider):
         if crawler is not None:
             crawler.stats.inc_value(f"newscrawl/{key}", count)
 
-    async def start(self) -> AsyncIterator[Request]:
+    async def start(self) -> AsyncIterator[Request | FetchFailure]:
         if self.distributed:
             return  # workers take their requests from the shared queue
-        for source in self.outlet.sources:
-            yield self._source_request(source.url, source.kind, depth=0)
+        # The record's backlog first: the per-run cap admits in this order, oldest work first.
         for request in await self._pending_from_database():
             yield request
+        for source in self.outlet.sources:
+            yield self._source_request(source.url, source.kind, depth=0)
 
-    async def _pending_from_database(self) -> list[Request]:
+    async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
         earlier run died), or failed fewer than NEWSCRAWL_MAX_ATTEMPTS times."""
         settings = self.crawler.settings
@@ -220,21 +230,24 @@ class OutletSpider(Spider):
                 self.max_articles,
             )
         )
-        requests: list[Request] = []
+        requests: list[Request | FetchFailure] = []
         for _canonical, meta in pending:
             entry = Discovery.from_meta(meta)
             requests.extend(self._article_request(entry))
-        self._inc("discovery/from_record", len(requests))
+        self._inc("discovery/from_record", sum(isinstance(r, Request) for r in requests))
         return requests
 
     def _source_request(self, url: str, kind: str, depth: int) -> Request:
-        return Request(
+        """A feed's or sitemap's request; ``ValueError`` for a URL that cannot be one."""
+        request = Request(
             url,
             callback=self.parse_source,
             errback=self.source_failed,
             meta={"source_kind": kind, "sitemap_depth": depth},
             priority=10,  # discover before fetching articles, so caps apply in order
         )
+        check_url(request.url)  # as sent: percent-encoded, so perhaps longer than written
+        return request
 
     # -- sources -------------------------------------------------------------------------------
 
@@ -246,7 +259,7 @@ class OutletSpider(Spider):
             self.crawler.settings, fn, *args, timeout=self.parse_timeout
         )
 
-    async def parse_source(self, response: Response) -> AsyncIterator[Request]:
+    async def parse_source(self, response: Response) -> AsyncIterator[Request | FetchFailure]:
         kind = response.meta["source_kind"]
         self._inc("source/ok")
         self._inc(f"source/{kind}/fetched")
@@ -291,8 +304,8 @@ class OutletSpider(Spider):
                     yield request
             self._inc("sitemap/entries", len(result.entries))
         for entry in result.entries:
-            for request in self.article_requests(entry):
-                yield request
+            for obj in self.article_requests(entry):
+                yield obj
 
     def _source_invalid(self, response: Response, why: str) -> None:
         self._inc("source/invalid")
@@ -314,12 +327,20 @@ class OutletSpider(Spider):
         if depth > self.max_sitemap_depth:
             self._inc("sitemap/too_deep")
             return
+        if not self.distributed and self._sitemaps_seen >= self.max_sitemaps:
+            self._inc("sitemap/cap_reached")
+            return
+        try:
+            request = self._source_request(url, "sitemap", depth)
+        except ValueError as exc:  # this link only: its siblings are still followed
+            reason = exc.reason if isinstance(exc, BadUrl) else "bad_url"
+            self._inc(f"sitemap/{reason}")
+            logger.warning(
+                "%s: sitemap link %s skipped: %s (%s)", self.name, url[:200], reason, exc
+            )
+            return
         if not self.distributed:
-            if self._sitemaps_seen >= self.max_sitemaps:
-                self._inc("sitemap/cap_reached")
-                return
             self._sitemaps_seen += 1
-        request = self._source_request(url, "sitemap", depth)
         if "poll_seq" in parent_meta:  # a sitemap under a polled source is part of that poll
             request.meta.update(
                 poll_root=parent_meta["poll_root"], poll_seq=parent_meta["poll_seq"]
@@ -343,36 +364,53 @@ class OutletSpider(Spider):
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_request(self, entry: Discovery, *, dont_filter: bool = True) -> Iterator[Request]:
+    def _article_request(
+        self, entry: Discovery, *, dont_filter: bool = True
+    ) -> Iterator[Request | FetchFailure]:
+        """The entry's request, or nothing (not an article, or repeated in this run), or a
+        ``FetchFailure`` when its URL cannot be requested: that entry is recorded as failed
+        and skipped, and its source's other entries are not affected."""
         try:
             canonical = canonical_url(entry.url)
-        except ValueError:
-            self._inc("discovery/bad_url")
+        except ValueError as exc:
+            yield self._bad_url(entry.url, exc)
             return
         if not self.outlet.is_article_url(canonical):
             self._inc("discovery/not_article")
             return
-        # A worker's lifetime has no end to cap it by: the shared seen-set and the database
-        # stand in for this per-run set there.
+        # A worker's lifetime has no end: the shared seen-set and the database stand in for
+        # this per-run set there. The per-run cap on new work is the record's to apply
+        # (crawler.middlewares.KnownUrlFilter): only it knows which URLs are stored already.
         if not self.distributed:
             if canonical in self._requested:
                 self._inc("discovery/repeated")
                 return
-            if len(self._requested) >= self.max_articles:
-                self._inc("discovery/cap_reached")
-                return
             self._requested.add(canonical)
+        try:
+            request = Request(
+                entry.url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                meta={"discovery": entry.to_meta(), "canonical_url": canonical},
+                # One crawl deduplicates above by canonical URL; Scrapy's dupefilter would
+                # silently drop a redirect back to a seen URL (a loop) and leave no reason
+                # behind. Workers pass False: the shared seen-set keeps two of them off one URL.
+                dont_filter=dont_filter,
+            )
+            # as sent (tracking parameters kept, percent-encoded): Scrapy's URLLENGTH_LIMIT
+            # would drop a longer one silently, after it was recorded as discovered
+            check_url(request.url)
+        except ValueError as exc:  # Request() is the last judge of what can be fetched
+            yield self._bad_url(entry.url, exc)
+            return
         self._inc("discovery/articles")
-        yield Request(
-            entry.url,
-            callback=self.parse_article,
-            errback=self.article_failed,
-            meta={"discovery": entry.to_meta(), "canonical_url": canonical},
-            # One crawl deduplicates above by canonical URL; Scrapy's dupefilter would silently
-            # drop a redirect back to a seen URL (a loop) and leave no reason behind. Workers
-            # pass False: the shared seen-set is what keeps two of them off one article.
-            dont_filter=dont_filter,
-        )
+        yield request
+
+    def _bad_url(self, url: str, exc: ValueError) -> FetchFailure:
+        reason = exc.reason if isinstance(exc, BadUrl) else "bad_url"
+        self._inc(f"discovery/{reason}")
+        logger.info("%s: article link %s skipped: %s (%s)", self.name, url[:200], reason, exc)
+        return FetchFailure(self.outlet.id, url, reason, str(exc)[:500])
 
     # Article callbacks return lists, not generators: Scrapy re-reads a generator callback's source
     # (inspect + ast) on every response to warn about return values, a few ms per article.

@@ -3,6 +3,7 @@ keyed by natural keys (canonical URL, outlet id), so re-runs and concurrent writ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -16,9 +17,19 @@ from crawler.dates import utcnow
 from crawler.dedup import Decision, DedupEngine, Fingerprint, rank_candidates
 from crawler.polling import SourceState
 from crawler.registry import Outlet as OutletDef
+from crawler.urls import MAX_URL_LENGTH, url_bytes
 from storage import signatures
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, Source, UrlAlias, UrlState
+
+
+def url_state_key(url: str) -> str:
+    """The ``url_state`` key of a URL: the URL itself, or for one longer than
+    ``MAX_URL_LENGTH`` (no index takes it, and no article lives there) a digest of it."""
+    if url_bytes(url) <= MAX_URL_LENGTH:
+        return url
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"urn:newscrawl:url-sha256:{digest}"
 
 
 def _insert(session: Session, model: Any) -> Any:
@@ -201,7 +212,7 @@ def record_discovered(
     now = utcnow()
     rows = [
         {
-            "url": url,
+            "url": url_state_key(url),
             "outlet_id": outlet_id,
             "state": "discovered",
             "attempts": 0,
@@ -240,6 +251,24 @@ def pending_urls(
             .limit(limit)
         ).all()
     return [(url, dict(discovery)) for url, discovery in rows if discovery]
+
+
+def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:
+    """How many URLs ``pending_urls`` has for the outlet (without a limit)."""
+    with db.read() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(UrlState)
+                .where(
+                    UrlState.outlet_id == outlet_id,
+                    UrlState.state.in_(("discovered", "failed")),
+                    UrlState.attempts < max_attempts,
+                    UrlState.discovery.is_not(None),
+                )
+            )
+            or 0
+        )
 
 
 @dataclass(frozen=True)
@@ -368,7 +397,8 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext | None = Non
                 if dedup.shared:
                     keys = dedup.engine.keys(dedup.fingerprint)
                     signatures.save_bands(s, article_id, keys, replace=True)
-    for alias in {a for a in row.aliases if a != row.url}:
+    # an alias too long to be a key (a redirect's Location, say) is not a lookup worth keeping
+    for alias in {a for a in row.aliases if a != row.url and url_state_key(a) == a}:
         s.execute(
             _insert(s, UrlAlias)
             .values(url=alias, article_id=article_id)
@@ -430,17 +460,30 @@ def _set_url_state(
 
 
 def record_failure(db: Database, outlet_id: str, url: str, reason: str, detail: str = "") -> None:
-    """A URL that was not stored this time, with why. A URL stored earlier stays stored."""
+    """A URL that was not stored this time, with why. A URL stored earlier stays stored. One
+    too long to be a key is recorded under its digest, with its start in ``detail``."""
+    key = url_state_key(url)
+    if key != url:
+        detail = f"{url[:1000]}... ({url_bytes(url)} bytes): {detail}"
     with db.write() as s:
         _set_url_state(
             s,
             outlet_id,
-            url,
+            key,
             "failed",
             reason=reason[:64],
             detail=detail[:2000] or None,
             keep_stored=True,
         )
+        if key != url:
+            # a row that an earlier version keyed by the whole URL (SQLite took them) would be
+            # fetched from the record, and refused, on every run: it fails for good (no
+            # discovery data, so no pending list has it)
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url == url, UrlState.state != "stored")
+                .values(state="failed", reason=reason[:64], discovery=None)
+            )
 
 
 def start_run(db: Database, outlet_id: str) -> int:
