@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.syndication import Doc, build, distinct_articles, load_articles
-from crawler.corpus_dedup import MemoryDeduper
-from crawler.dedup import DedupParams
+from pipelines.dedup.corpus import MemoryDeduper
+from pipelines.dedup.params import DedupParams
 
 
 def rss_bytes() -> int:
@@ -441,7 +441,7 @@ def rebuild(args: argparse.Namespace) -> None:
     from sqlalchemy import insert
 
     from crawler.dates import utcnow
-    from crawler.dedup import DedupEngine
+    from pipelines.dedup.engine import DedupEngine
     from storage import signatures
     from storage.db import Database
     from storage.models import Article, Outlet, Signature

@@ -120,7 +120,9 @@ def index_costs(pg_admin: str, redis_url: str, docs: int) -> dict[str, float]:
 
     from bench.syndication import load_articles
     from crawler.dates import utcnow
-    from crawler.dedup import BandIndex, DedupParams, fingerprint
+    from pipelines.dedup.fingerprint import fingerprint
+    from pipelines.dedup.index import BandIndex
+    from pipelines.dedup.params import DedupParams
     from storage import signatures
     from storage.db import Database
     from storage.models import Article, Outlet

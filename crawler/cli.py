@@ -21,8 +21,8 @@ from typing import Any, NoReturn, Protocol, TextIO, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.dedup import ParamsMismatch
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
+from pipelines.dedup.params import ParamsMismatch
 from storage import locks, repo
 from storage.db import Database, StorageError, database_url
 
@@ -350,7 +350,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     print(f"database {db.name} is at the newest schema")
     if args.reindex:
         from crawler import runtime
-        from crawler.dedup import fingerprint
+        from pipelines.dedup.fingerprint import fingerprint
         from storage import signatures
 
         params = runtime.dedup_params(settings)
@@ -406,7 +406,7 @@ EXIT_BAD_LINES = 4
 def cmd_dedup(args: argparse.Namespace) -> int:
     """Exit 0: every line was a document; 1: stopped at a bad line (the documents before it
     are written) or failed; 4: done, with the bad lines named on stderr skipped."""
-    from crawler.corpus_dedup import (
+    from pipelines.dedup.corpus import (
         BadInput,
         binary_lines,
         dedup_jsonl,

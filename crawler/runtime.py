@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
-from crawler.dedup import DedupEngine, DedupParams
+from pipelines.dedup.engine import DedupEngine
+from pipelines.dedup.params import DedupParams
 from storage import signatures
 from storage.db import Database, database_url
 
@@ -125,8 +126,9 @@ def warm_up_worker() -> None:
     """Import and exercise the extractor and the fingerprint once in each new worker (the
     latter imports datasketch, and with it scipy: 0.7 s), so that a document's time limit
     measures its own work, not the worker's start-up."""
-    from crawler.dedup import DedupParams, fingerprint
     from crawler.extraction import ExtractionFailed, extract_page
+    from pipelines.dedup.fingerprint import fingerprint
+    from pipelines.dedup.params import DedupParams
 
     text = "warm up " * 40
     with contextlib.suppress(ExtractionFailed):

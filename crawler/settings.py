@@ -81,13 +81,13 @@ NEWSCRAWL_ALLOWED_ADDRESSES: list[str] = [
 NEWSCRAWL_EXTRACT_WORKERS = int(os.environ.get("NEWSCRAWL_EXTRACT_WORKERS", "0"))
 NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
 
-# Near-duplicate detection (see crawler/dedup.py): signatures stored within the window are the
+# Near-duplicate detection (see pipelines/dedup/): signatures stored within the window are the
 # memory every run starts from; thresholds decide when a candidate counts as a copy.
 NEWSCRAWL_DEDUP_ENABLED = True
 NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
 # A copy shares passages (runs of NEWSCRAWL_DEDUP_PASSAGE_WORDS words and more) that cover at
 # least COVERAGE_MIN of the shorter text and COVERAGE_LONGER_MIN of the longer, or has a
-# Jaccard of JACCARD_MIN. Defaults: DedupParams in crawler/dedup.py (None: those).
+# Jaccard of JACCARD_MIN. Defaults: DedupParams in pipelines/dedup/params.py (None: those).
 NEWSCRAWL_DEDUP_PASSAGE_WORDS = None
 NEWSCRAWL_DEDUP_COVERAGE_MIN = None
 NEWSCRAWL_DEDUP_COVERAGE_LONGER_MIN = None
@@ -117,7 +117,7 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 200,
     "pipelines.extract.ExtractPipeline": 300,
-    "pipelines.dedup.DedupPipeline": 400,
+    "pipelines.dedup.pipeline.DedupPipeline": 400,
     "pipelines.store.StorePipeline": 800,
 }
 EXTENSIONS = {

@@ -13,9 +13,10 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import runtime
-from crawler.dedup import Fingerprint, ParamsMismatch
 from crawler.items import ArticleItem, FetchFailure
 from crawler.urls import canonical_url
+from pipelines.dedup.fingerprint import Fingerprint
+from pipelines.dedup.params import ParamsMismatch
 from storage import repo
 from storage.db import StorageError
 

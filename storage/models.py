@@ -114,7 +114,7 @@ class Article(Base):
     # Near-duplicate clustering: every article has a cluster; the canonical member's cluster_id is
     # its own id and its link fields are null; a duplicate links to the canonical article with
     # the evidence of the verified match that linked it (dedup_match_id): scores and the shared
-    # passages, as JSON (see crawler.corpus_dedup.evidence_json).
+    # passages, as JSON (see pipelines.dedup.corpus.evidence_json).
     cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), nullable=True)
     dup_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)

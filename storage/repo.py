@@ -14,10 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
-from crawler.dedup import Decision, DedupEngine, Fingerprint, rank_candidates
 from crawler.polling import SourceState
 from crawler.registry import Outlet as OutletDef
 from crawler.urls import MAX_URL_LENGTH, url_bytes
+from pipelines.dedup.engine import Decision, DedupEngine, rank_candidates
+from pipelines.dedup.fingerprint import Fingerprint
 from storage import signatures
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, Source, UrlAlias, UrlState

@@ -13,14 +13,10 @@ from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
-from crawler.dedup import (
-    Decision,
-    DedupEngine,
-    DedupParams,
-    DocInfo,
-    Evidence,
+from pipelines.dedup.engine import Decision, DedupEngine, DocInfo
+from pipelines.dedup.evidence import Evidence
+from pipelines.dedup.fingerprint import (
     Fingerprint,
-    ParamsMismatch,
     anchor_keys,
     anchors,
     index_keys,
@@ -28,6 +24,7 @@ from crawler.dedup import (
     scheme_salt,
     unpack,
 )
+from pipelines.dedup.params import DedupParams, ParamsMismatch
 from storage.db import Database
 from storage.models import Article, DedupBand, DedupScheme, Signature
 

@@ -166,7 +166,7 @@ def assert_same_clusters_as_the_dedup_command(articles: list[Article]) -> None:
     import io
     import json
 
-    from crawler.corpus_dedup import dedup_jsonl
+    from pipelines.dedup.corpus import dedup_jsonl
 
     docs = [
         json.dumps(

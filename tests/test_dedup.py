@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crawler.corpus_dedup import MemoryDeduper, dedup_jsonl
-from crawler.dedup import DedupParams, Evidence, compare, fingerprint, is_copy
-from crawler.textnorm import SCHEMES, detect_scheme, shingle_hashes, units
+from pipelines.dedup.corpus import MemoryDeduper, dedup_jsonl
+from pipelines.dedup.evidence import Evidence, compare, is_copy
+from pipelines.dedup.fingerprint import fingerprint
+from pipelines.dedup.params import DedupParams
+from pipelines.dedup.shingles import SCHEMES, detect_scheme, shingle_hashes, units
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news" / "articles.jsonl.gz"
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -277,7 +279,7 @@ def test_params_fingerprint_ignores_thresholds_only() -> None:
 
 
 def test_minhash_values_equal_datasketch_update_batch() -> None:
-    from crawler.dedup import datasketch_minhash, minhash_values
+    from pipelines.dedup.fingerprint import datasketch_minhash, minhash_values
 
     shingles = np.unique(
         shingle_hashes(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.dedup_bench import run_ours, score
 from bench.syndication import build, distinct_articles, vendored_articles
-from crawler.dedup import DedupParams
+from pipelines.dedup.params import DedupParams
 
 FLOOR = Path(__file__).parent / "data" / "dedup-floor.json"
 

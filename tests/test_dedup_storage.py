@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crawler.dedup import DedupEngine, DedupParams, ParamsMismatch, fingerprint
 from crawler.mockweb import MockOutlet, load_sample
 from crawler.urls import canonical_url
+from pipelines.dedup.engine import DedupEngine
+from pipelines.dedup.fingerprint import fingerprint
+from pipelines.dedup.params import DedupParams, ParamsMismatch
 from storage import repo, signatures
 from storage.db import Database
 from storage.models import Article, Signature, UrlAlias

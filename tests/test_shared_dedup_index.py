@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crawler.dedup import DedupEngine, DedupParams, fingerprint
+from pipelines.dedup.engine import DedupEngine
+from pipelines.dedup.fingerprint import fingerprint
+from pipelines.dedup.params import DedupParams
 from storage import repo, signatures
 from storage.db import Database
 from storage.models import Article, DedupBand

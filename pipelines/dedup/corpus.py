@@ -9,9 +9,7 @@ back) are forgotten: nothing new is matched against them."""
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,86 +19,17 @@ import numpy as np
 import xxhash
 
 from crawler.dates import parse_date
-from crawler.dedup import (
-    DedupEngine,
-    DedupParams,
-    DocInfo,
-    Evidence,
-    Fingerprint,
-    fingerprint,
-)
 from crawler.text import clean_text
-from crawler.textnorm import SCHEMES
+from pipelines.dedup.engine import DedupEngine, DocInfo
+from pipelines.dedup.evidence import Evidence
+from pipelines.dedup.fingerprint import Fingerprint, fingerprint
+from pipelines.dedup.params import DedupParams
+from pipelines.dedup.shingles import SCHEMES
+from pipelines.dedup.spool import Column, Spool
 from storage.db import Database
 
 #: What a decision line says when a text could not take part: no words to compare.
 NO_WORDS = "no_words"
-
-
-class Spool:
-    """Append-only records (bytes) in an unlinked temporary file; RAM holds 12 bytes each."""
-
-    def __init__(self, folder: str | None = None) -> None:
-        self._file = tempfile.TemporaryFile(dir=folder, buffering=0)  # noqa: SIM115
-        self._fd = self._file.fileno()
-        self._offsets = _Column(np.int64)
-        self._lengths = _Column(np.int32)
-        self._end = 0
-
-    def _write(self, data: bytes) -> int:
-        """Write at the end of the file; returns where."""
-        at = self._end
-        written = os.pwrite(self._fd, data, at) if data else 0
-        if written != len(data):
-            raise OSError("short write to the dedup spool file")
-        self._end += len(data)
-        return at
-
-    def append(self, data: bytes) -> int:
-        self._offsets.append(self._write(data))
-        self._lengths.append(len(data))
-        return len(self._offsets) - 1
-
-    def replace(self, index: int, data: bytes) -> None:
-        """Point record ``index`` at new bytes (written at the end: the file only grows)."""
-        self._offsets[index] = self._write(data)
-        self._lengths[index] = len(data)
-
-    def get(self, index: int) -> bytes:
-        length = int(self._lengths[index])
-        return os.pread(self._fd, length, int(self._offsets[index])) if length else b""
-
-    def __len__(self) -> int:
-        return len(self._offsets)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class _Column:
-    """A growable numpy array (amortised doubling)."""
-
-    def __init__(self, dtype: Any, fill: Any = 0) -> None:
-        self._data = np.full(1024, fill, dtype=dtype)
-        self._fill = fill
-        self._size = 0
-
-    def append(self, value: Any) -> None:
-        if self._size == len(self._data):
-            grown = np.full(len(self._data) * 2, self._fill, dtype=self._data.dtype)
-            grown[: self._size] = self._data
-            self._data = grown
-        self._data[self._size] = value
-        self._size += 1
-
-    def __getitem__(self, index: int) -> Any:
-        return self._data[index]
-
-    def __setitem__(self, index: int, value: Any) -> None:
-        self._data[index] = value
-
-    def __len__(self) -> int:
-        return self._size
 
 
 @dataclass
@@ -129,13 +58,13 @@ class MemoryDeduper:
         self.window = window
         self._tokens = Spool(spool_dir)
         self._evidence = Spool(spool_dir)
-        self._exact = _Column(np.uint64)
-        self._published = _Column(np.float64, np.nan)
-        self._cluster = _Column(np.int32)
-        self._canonical = _Column(np.int32)  # by cluster id (= the first member's id)
-        self._matched = _Column(np.int32, -1)
-        self._scheme = _Column(np.uint8)
-        self._empty = _Column(np.bool_)
+        self._exact = Column(np.uint64)
+        self._published = Column(np.float64, np.nan)
+        self._cluster = Column(np.int32)
+        self._canonical = Column(np.int32)  # by cluster id (= the first member's id)
+        self._matched = Column(np.int32, -1)
+        self._scheme = Column(np.uint8)
+        self._empty = Column(np.bool_)
         self._scheme_names = list(SCHEMES)
 
     def __len__(self) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import runtime
-from crawler.dedup import fingerprint
 from crawler.items import ArticleItem
+from pipelines.dedup.fingerprint import fingerprint
 
 
 class DedupPipeline:
