@@ -291,3 +291,29 @@ def test_minhash_values_equal_datasketch_update_batch() -> None:
         assert np.array_equal(
             minhash_values(shingles, num_perm, seed), datasketch_minhash(shingles, num_perm, seed)
         )
+
+
+def test_index_merges_keep_every_entry_in_key_order_and_arrival_order() -> None:
+    """Many small flushes force merges of sorted runs; a query must see every document once,
+    in the order they were added, and forgotten ids must go."""
+    from pipelines.dedup.index import BandIndex
+
+    rng = np.random.default_rng(3)
+    index = BandIndex(flush_at=64)
+    added: dict[int, list[int]] = {}
+    for doc_id in range(1, 2001):
+        keys = np.unique(rng.integers(0, 400, 5).astype(np.uint64))
+        index.add(doc_id, keys)
+        for key in keys.tolist():
+            added.setdefault(key, []).append(doc_id)
+    index.flush()
+    for key in (0, 17, 399):
+        hits = index.query(np.array([key], dtype=np.uint64))
+        assert list(hits) == added.get(key, [])
+    index.forget_below(1000)
+    for doc_id in range(2001, 2400):
+        index.add(doc_id, np.array([17], dtype=np.uint64))
+    index.flush()
+    hits = index.query(np.array([17], dtype=np.uint64))
+    assert all(doc_id >= 1000 for doc_id in hits)
+    assert [d for d in hits if d < 2001] == [d for d in added[17] if d >= 1000]

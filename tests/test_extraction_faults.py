@@ -31,7 +31,7 @@ import crawler.settings as project_settings
 from crawler import cli, runtime
 from crawler.items import ArticleItem
 from crawler.registry import ExtractionHints, load_registry
-from pipelines.dedup import DedupPipeline
+from pipelines.dedup.pipeline import DedupPipeline
 from pipelines.extract import ExtractPipeline
 from pipelines.store import StorePipeline
 from storage import repo

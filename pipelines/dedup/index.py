@@ -56,6 +56,35 @@ class _Level:
         return lo, sizes
 
 
+def _merge_sorted(
+    keys_a: np.ndarray, ids_a: np.ndarray, keys_b: np.ndarray, ids_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs as one (``a``'s entries first among equal keys), without sorting them
+    again: each of ``b``'s entries goes where a binary search puts it. The only temporaries are
+    a position per entry of the smaller run and a mask."""
+    total = len(keys_a) + len(keys_b)
+    at = np.searchsorted(keys_a, keys_b, side="right") + np.arange(len(keys_b))
+    from_b = np.zeros(total, dtype=bool)
+    from_b[at] = True
+    keys = np.empty(total, dtype=np.uint64)
+    ids = np.empty(total, dtype=np.uint32)
+    keys[at], ids[at] = keys_b, ids_b
+    keys[~from_b], ids[~from_b] = keys_a, ids_a
+    return keys, ids
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap memory that merges freed back to the system. glibc raises its mmap
+    threshold after large frees, so later big arrays come from the heap, whose freed pages stay
+    resident: without this, resident memory ran at twice what the index holds."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 class BandIndex:
     """Append-only inverted index: key -> document ids, in sorted numpy arrays.
 
@@ -131,16 +160,18 @@ class BandIndex:
         self._merge()
 
     def _merge(self) -> None:
+        merged = False
         while len(self._levels) > 1 and len(self._levels[-1]) * 2 >= len(self._levels[-2]):
             second = self._levels.pop()
             first = self._levels.pop()
-            keys = np.concatenate([first.keys, second.keys])
-            ids = np.concatenate([first.ids, second.ids])
+            keys, ids = _merge_sorted(first.keys, first.ids, second.keys, second.ids)
             if self.min_id:
                 live = ids >= self.min_id
                 keys, ids = keys[live], ids[live]
-            order = np.argsort(keys, kind="stable")
-            self._levels.append(_Level(keys[order], ids[order]))
+            self._levels.append(_Level(keys, ids))
+            merged = True
+        if merged:
+            _release_freed_memory()
 
     def forget_below(self, min_id: int) -> None:
         """Forget documents with ids below ``min_id``; their entries go at the next merges."""
