@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.newsweb import build_web  # noqa: E402
-from crawler.mockweb import MockOutlet  # noqa: E402
+from crawler.demo.mockweb import MockOutlet  # noqa: E402
 
 NEWSCRAWL = Path(sys.executable).with_name("newscrawl")
 # Peers resolve *.localhost through the system resolver, which does not map it to loopback here;
@@ -153,7 +153,7 @@ class Web:
         self.sample_path = folder / "sample.json"
         self.sample_path.write_text(json.dumps(sample), encoding="utf-8")
         self.outlets_dir = folder / "outlets"
-        cmd = [sys.executable, "-m", "crawler.mockweb", "--sample", str(self.sample_path)]
+        cmd = [sys.executable, "-m", "crawler.demo.mockweb", "--sample", str(self.sample_path)]
         cmd += ["--outlets-dir", str(self.outlets_dir)]
         if cpus:
             cmd = ["taskset", "-c", cpus, *cmd]

@@ -25,8 +25,8 @@ import trafilatura
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.dates import parse_date
-from crawler.extraction import ExtractionFailed, PageExtraction, extract_page
-from crawler.extraction_quality import (
+from pipelines.extract.page import ExtractionFailed, PageExtraction, extract_page
+from pipelines.extract.quality import (
     BenchmarkPage,
     Summary,
     load_benchmark,

@@ -1,5 +1,5 @@
 """A mock news web for benchmarks, built from the real BBC articles in ``../shared/data/bbc-news``:
-N outlets x M articles in the sample format ``crawler.mockweb`` serves (page chrome, an RSS or
+N outlets x M articles in the sample format ``crawler.demo.mockweb`` serves (page chrome, an RSS or
 Atom feed per outlet, news sitemaps on half of them), with a share of syndicated copies (another
 outlet's story, re-headlined, trimmed, with captions and a credit line).
 

@@ -126,9 +126,9 @@ def warm_up_worker() -> None:
     """Import and exercise the extractor and the fingerprint once in each new worker (the
     latter imports datasketch, and with it scipy: 0.7 s), so that a document's time limit
     measures its own work, not the worker's start-up."""
-    from crawler.extraction import ExtractionFailed, extract_page
     from pipelines.dedup.fingerprint import fingerprint
     from pipelines.dedup.params import DedupParams
+    from pipelines.extract.page import ExtractionFailed, extract_page
 
     text = "warm up " * 40
     with contextlib.suppress(ExtractionFailed):

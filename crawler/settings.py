@@ -23,7 +23,7 @@ NEWSCRAWL_CONTACT_URL = os.environ.get(
 USER_AGENT = f"newscrawl/{VERSION} (+{NEWSCRAWL_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 # Protego over the first 500 KiB of the file, cut after its last complete line (RFC 9309).
-ROBOTSTXT_PARSER = "crawler.robots.PoliteRobotParser"
+ROBOTSTXT_PARSER = "crawler.middlewares.robots.PoliteRobotParser"
 # A robots.txt Crawl-delay is honoured (for outlets whose file sets no download_delay) up to:
 NEWSCRAWL_MAX_CRAWL_DELAY = 30.0
 AUTOTHROTTLE_ENABLED = True
@@ -101,30 +101,30 @@ NEWSCRAWL_DEDUP_SEED = 20151009
 DOWNLOADER_MIDDLEWARES = {
     # First of all, on every request and redirect hop: stay on the outlet's domains...
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
-    "crawler.safety.OffsiteRedirectMiddleware": 45,
+    "crawler.middlewares.safety.OffsiteRedirectMiddleware": 45,
     # ...and before robots.txt is fetched for a host, refuse non-public addresses.
-    "crawler.safety.AddressPolicyMiddleware": 50,
+    "crawler.middlewares.safety.AddressPolicyMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.robots.PoliteRobotsTxtMiddleware": 100,
+    "crawler.middlewares.robots.PoliteRobotsTxtMiddleware": 100,
     # robots.txt read to its first 500 KiB (download and decompression): before
     # HttpCompressionMiddleware (590) decodes anything, after RedirectMiddleware (600)
-    "crawler.robots.RobotsTxtBodyLimit": 595,
+    "crawler.middlewares.robots.RobotsTxtBodyLimit": 595,
 }
 SPIDER_MIDDLEWARES = {
-    "crawler.middlewares.KnownUrlFilter": 950,
+    "crawler.middlewares.known_urls.KnownUrlFilter": 950,
 }
 # One concern each, with gaps so a step can be inserted without renumbering.
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 200,
-    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.extract.pipeline.ExtractPipeline": 300,
     "pipelines.dedup.pipeline.DedupPipeline": 400,
     "pipelines.store.StorePipeline": 800,
 }
 EXTENSIONS = {
-    "crawler.extensions.CrawlRunRecorder": 500,
-    "crawler.safety.ContentTypeGuard": 510,
-    "crawler.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
-    "crawler.extensions.RunTimeLimit": 530,  # NEWSCRAWL_RUN_TIME_LIMIT
+    "crawler.extensions.runs.CrawlRunRecorder": 500,
+    "crawler.middlewares.safety.ContentTypeGuard": 510,
+    "crawler.extensions.warc.WarcArchive": 520,  # only when NEWSCRAWL_WARC_DIR is set
+    "crawler.extensions.runs.RunTimeLimit": 530,  # NEWSCRAWL_RUN_TIME_LIMIT
 }
 NEWSCRAWL_WARC_DIR = os.environ.get("NEWSCRAWL_WARC_DIR")
 

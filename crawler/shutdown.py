@@ -72,7 +72,7 @@ class SignalStop:
         recorded: list[int] = []
 
         def record() -> None:
-            from crawler.extensions import record_stopped_at_once
+            from crawler.extensions.runs import record_stopped_at_once
 
             try:
                 recorded.append(record_stopped_at_once(f"second_{name.lower()}"))

@@ -20,6 +20,7 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler import runtime
@@ -119,6 +120,9 @@ class OutletSpider(Spider):
     distributed: bool = False
     #: in distributed mode, close after the queue has been empty this many seconds (None: never)
     until_idle: float | None = None
+    #: in distributed mode, how often an idle worker looks at the shared queue (seconds)
+    queue_check: float = 1.0
+    _queue_watch: LoopingCall | None = None
     max_articles: int
     max_sitemaps: int
     max_sitemap_depth: int
@@ -144,14 +148,38 @@ class OutletSpider(Spider):
         if spider.distributed:
             until_idle = settings.get("NEWSCRAWL_WORKER_UNTIL_IDLE")
             spider.until_idle = None if until_idle in (None, "") else float(until_idle)
+            spider.queue_check = settings.getfloat("NEWSCRAWL_WORKER_QUEUE_CHECK")
             crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
             crawler.signals.connect(spider._on_response, signal=signals.response_received)
+            crawler.signals.connect(spider._watch_queue, signal=signals.spider_opened)
+            crawler.signals.connect(spider._unwatch_queue, signal=signals.spider_closed)
         return spider
 
     # -- distributed mode ----------------------------------------------------------------------
 
     def _on_response(self, **_kwargs: Any) -> None:
         self._idle_since = None
+
+    def _watch_queue(self) -> None:
+        self._queue_watch = LoopingCall(self._wake_if_queued)
+        self._queue_watch.start(self.queue_check, now=False)
+
+    def _unwatch_queue(self) -> None:
+        if self._queue_watch is not None and self._queue_watch.running:
+            self._queue_watch.stop()
+
+    def _wake_if_queued(self) -> None:
+        """An idle engine looks at its scheduler only at its heartbeat (5 s); a worker looks at
+        the shared queue every ``queue_check`` seconds. A request found there while nothing is
+        downloading is handed to the engine (its public ``crawl``), which wakes it; it was let
+        through the seen-set once already, so it passes it again."""
+        engine = self.crawler.engine
+        scheduler = engine.scheduler if engine is not None else None
+        if scheduler is None or engine.downloader.active or not scheduler.has_pending_requests():
+            return
+        request = scheduler.next_request()
+        if request is not None:
+            engine.crawl(request.replace(dont_filter=True))
 
     def _on_idle(self) -> None:
         """A worker waits for the shared queue: it stays open while idle (scrapy-redis's
@@ -380,7 +408,7 @@ class OutletSpider(Spider):
             return
         # A worker's lifetime has no end: the shared seen-set and the database stand in for
         # this per-run set there. The per-run cap on new work is the record's to apply
-        # (crawler.middlewares.KnownUrlFilter): only it knows which URLs are stored already.
+        # (crawler.middlewares.known_urls.KnownUrlFilter): only it knows what is stored.
         if not self.distributed:
             if canonical in self._requested:
                 self._inc("discovery/repeated")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, exists, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.dates import utcnow
@@ -61,10 +62,17 @@ def ensure_scheme(db: Database, params: DedupParams) -> int:
                 "Re-fingerprint the stored articles with 'newscrawl upgrade --reindex' "
                 "(clusters are kept), use the same parameters, or use a new database."
             )
-        row = DedupScheme(fingerprint=fingerprint, params=params.identity(), created_at=utcnow())
-        s.add(row)
-        s.flush()
-        return int(row.id)
+        # Workers starting together all find no scheme: the first insert wins, the others
+        # read its id (a plain insert failed them on the unique fingerprint).
+        dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+        s.execute(
+            dialect.insert(DedupScheme)
+            .values(fingerprint=fingerprint, params=params.identity(), created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["fingerprint"])
+        )
+        return s.execute(
+            select(DedupScheme.id).where(DedupScheme.fingerprint == fingerprint)
+        ).scalar_one()
 
 
 class SqlDocs:

@@ -74,7 +74,7 @@ def start_mock_server(outlets_dir: Path, *extra: str) -> MockServer:
         [
             sys.executable,
             "-m",
-            "crawler.mockweb",
+            "crawler.demo.mockweb",
             "--port",
             "0",
             "--outlets-dir",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.mockweb import MockOutlet, load_sample
+from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState

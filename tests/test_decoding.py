@@ -16,12 +16,12 @@ from warcio.warcwriter import WARCWriter
 
 from crawler import cli
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
-from crawler.extraction import ExtractionFailed, extract_page
+from crawler.extensions.warc import read_responses
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.registry import load_registry
-from crawler.warc import read_responses
 from pipelines.dedup.fingerprint import fingerprint
 from pipelines.dedup.params import DedupParams
+from pipelines.extract.page import ExtractionFailed, extract_page
 from spiders.outlet import spider_class_for
 
 # Two unrelated Arabic stories and a Persian one (written with Arabic yeh and kaf, as Persian

@@ -29,7 +29,7 @@ def shingle_set(text: str) -> set[int]:
 @pytest.fixture(scope="module")
 def stories() -> list[list[str]]:
     """Paragraph lists of distinct real articles (the sample shipped with the package)."""
-    from crawler.mockweb import load_sample
+    from crawler.demo.mockweb import load_sample
 
     out = []
     for outlet in load_sample()["outlets"]:

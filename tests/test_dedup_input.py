@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import EXIT_BAD_LINES, EXIT_FAILED, EXIT_OK, main
-from crawler.mockweb import load_sample
+from crawler.demo.mockweb import load_sample
 
 _ARTICLES = [a for o in load_sample()["outlets"] if o["id"] == "demo_bbc" for a in o["articles"]]
 TEXT = "\n\n".join(_ARTICLES[0]["paragraphs"])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crawler.mockweb import MockOutlet, load_sample
+from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.urls import canonical_url
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.fingerprint import fingerprint

@@ -119,8 +119,8 @@ def test_a_bad_port_in_one_sitemap_link_skips_that_sitemap_only(kind: str) -> No
 def test_an_over_long_url_fails_url_too_long_and_its_siblings_are_recorded(db: Database) -> None:
     """On PostgreSQL a 4,000-character URL in the url_state primary key failed the whole
     feed's insert (index row size); on SQLite it stayed ``discovered`` with no reason."""
-    h = build(db_url=db.url, components=["crawler.middlewares.KnownUrlFilter"])
-    known_filter = h.components["crawler.middlewares.KnownUrlFilter"]
+    h = build(db_url=db.url, components=["crawler.middlewares.known_urls.KnownUrlFilter"])
+    known_filter = h.components["crawler.middlewares.known_urls.KnownUrlFilter"]
     response = source_response(
         "https://news.example/rss.xml", rss([(u, "t") for u in [*GOOD, LONG, TRACKED]]), "rss"
     )

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.dates import utcnow
-from crawler.mockweb import MockOutlet, load_sample
+from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, Source, UrlState
@@ -256,7 +256,7 @@ def test_a_feed_that_changes_is_polled_more_often_within_bounds(
     for i in range(4):
         mock_server.route(host, f"/a/{i}", "<html><body><p>x</p></body></html>")
 
-    from crawler.cli import _scrapy_settings
+    from crawler.cli.common import scrapy_settings as _scrapy_settings
     from crawler.distributed import distributed_settings
 
     settings = _scrapy_settings(

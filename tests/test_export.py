@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from crawler import cli
-from crawler.export import FIELDS, SCHEMA_VERSION
+from crawler.output.export import FIELDS, SCHEMA_VERSION
 from storage import exports, repo
 from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
@@ -159,9 +159,9 @@ def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_p
 def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
     mock_server: object, tmp_path: Path, sqlite_url: str
 ) -> None:
-    from crawler.extraction import extract_page
-    from crawler.mockweb import MockOutlet, load_sample
-    from crawler.warc import read_responses
+    from crawler.demo.mockweb import MockOutlet, load_sample
+    from crawler.extensions.warc import read_responses
+    from pipelines.extract.page import extract_page
 
     outlets_dir = mock_server.outlets_dir  # type: ignore[attr-defined]
     warc_dir = tmp_path / "warc"

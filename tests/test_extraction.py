@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.extraction import ExtractionFailed, PageExtraction, extract_page, reconcile
+from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.items import Discovery
-from crawler.mockweb import MockOutlet, load_sample
+from pipelines.extract.page import ExtractionFailed, PageExtraction, extract_page, reconcile
 
 CHROME = [
     "Accept all cookies",

@@ -32,7 +32,7 @@ from crawler import cli, runtime
 from crawler.items import ArticleItem
 from crawler.registry import ExtractionHints, load_registry
 from pipelines.dedup.pipeline import DedupPipeline
-from pipelines.extract import ExtractPipeline
+from pipelines.extract.pipeline import ExtractPipeline
 from pipelines.store import StorePipeline
 from storage import repo
 from storage.db import Database

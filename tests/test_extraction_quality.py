@@ -13,15 +13,15 @@ import pytest
 import trafilatura
 
 from crawler import cli
-from crawler.article_text import (
+from pipelines.extract.cleanup import (
     coverage,
     drop_leading_headlines,
     drop_trailing_contact_lines,
     looks_like_navigation,
     strip_captions,
 )
-from crawler.extraction import FALLBACK_BELOW_CHARS, choose_text, extract_page, keep_only
-from crawler.extraction_quality import load_benchmark, score_page, summarise
+from pipelines.extract.page import FALLBACK_BELOW_CHARS, choose_text, extract_page, keep_only
+from pipelines.extract.quality import load_benchmark, score_page, summarise
 
 SUBSET = Path(__file__).parent / "data" / "extraction-benchmark"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.mockweb import compressed_bomb
+from crawler.demo.mockweb import compressed_bomb
 from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, CrawlRun, Signature, UrlAlias, UrlState
@@ -238,7 +238,7 @@ def test_b2_private_and_loopback_addresses_refused_in_every_spelling(
 def test_b2_policy_covers_metadata_private_and_mapped_forms() -> None:
     import ipaddress
 
-    from crawler.safety import is_public, parse_allowed
+    from crawler.middlewares.safety import is_public, parse_allowed
 
     for addr in [
         "169.254.169.254",

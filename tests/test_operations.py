@@ -203,8 +203,8 @@ def test_a_warc_write_that_fails_mid_crawl_stops_the_crawl(tmp_path: Path) -> No
     from scrapy.http import HtmlResponse, Request
     from warcio.warcwriter import WARCWriter
 
-    from crawler.extensions import run_status
-    from crawler.warc import WarcArchive
+    from crawler.extensions.runs import run_status
+    from crawler.extensions.warc import WarcArchive
 
     class FullDisk:
         def write(self, data: bytes) -> int:

@@ -77,7 +77,7 @@ def test_a_failed_refetch_never_downgrades_a_stored_url(db: Database) -> None:
 
 
 def test_text_survives_identically(db: Database) -> None:
-    from crawler.text import clean_text
+    from pipelines.extract.hygiene import clean_text
 
     text = clean_text(
         "Arabic: العربية\u0640 Persian: می\u200cخواهم Chinese: 中文\x00 Emoji: 📰 " * 20

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from crawler.text import clean_field, clean_text
+from pipelines.extract.hygiene import clean_field, clean_text
 
 
 def test_clean_text_removes_what_databases_disagree_on() -> None:

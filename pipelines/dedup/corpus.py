@@ -19,13 +19,13 @@ import numpy as np
 import xxhash
 
 from crawler.dates import parse_date
-from crawler.text import clean_text
 from pipelines.dedup.engine import DedupEngine, DocInfo
 from pipelines.dedup.evidence import Evidence
 from pipelines.dedup.fingerprint import Fingerprint, fingerprint
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.shingles import SCHEMES
 from pipelines.dedup.spool import Column, Spool
+from pipelines.extract.hygiene import clean_text
 from storage.db import Database
 
 #: What a decision line says when a text could not take part: no words to compare.
@@ -318,8 +318,8 @@ def dedup_jsonl_into_database(
     from sqlalchemy import select
 
     from crawler.dates import utcnow
-    from crawler.extraction import text_hash
-    from crawler.text import clean_field
+    from pipelines.extract.hygiene import clean_field
+    from pipelines.extract.page import text_hash
     from storage import repo, signatures
     from storage.models import Article
 

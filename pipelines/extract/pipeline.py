@@ -9,8 +9,8 @@ from typing import Any
 from scrapy.exceptions import DropItem
 
 from crawler import runtime
-from crawler.extraction import ExtractionFailed, extract_page, reconcile
 from crawler.items import ArticleItem
+from pipelines.extract.page import ExtractionFailed, extract_page, reconcile
 
 
 class ExtractPipeline:

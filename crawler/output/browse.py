@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,23 @@ def write_metadata(db_path: Path, folder: Path) -> Path:
     path = folder / "newscrawl-datasette.json"
     path.write_text(json.dumps(metadata(db_path.stem), indent=1), encoding="utf-8")
     return path
+
+
+def datasette_command(db_path: Path, metadata_file: Path, host: str, port: int) -> list[str]:
+    """The Datasette server over the corpus, with its ready-made queries, as a command line."""
+    return [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(db_path),
+        "--metadata",
+        str(metadata_file),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--setting",
+        "sql_time_limit_ms",
+        "5000",
+    ]

@@ -4,7 +4,7 @@ outlet, routing by the ``Host`` header (``*.mocknews.localhost``).
 
 Used by ``newscrawl demo``, the tests and the benchmarks:
 
-    python -m crawler.mockweb [--sample FILE] [--port 0] [--outlets-dir DIR]
+    python -m crawler.demo.mockweb [--sample FILE] [--port 0] [--outlets-dir DIR]
 
 prints ``READY http://127.0.0.1:PORT`` once it listens. ``GET /_mock/requests`` on any host
 returns the request log as JSON (tests use it to see what was fetched); ``/_mock/reset`` clears it.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-SAMPLE_PATH = Path(__file__).parent / "demo" / "sample.json"
+SAMPLE_PATH = Path(__file__).parent / "sample.json"
 
 Route = tuple[int, str, bytes]  # status, content type, body
 

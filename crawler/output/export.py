@@ -31,7 +31,9 @@ import csv
 import errno
 import json
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -61,7 +63,6 @@ FIELDS = (
     "coverage",
     "evidence",
 )
-FORMATS = ("jsonl", "csv", "parquet")
 
 
 def check_fields(fields: Sequence[str] | None) -> tuple[str, ...]:
@@ -171,3 +172,38 @@ def open_output(name: str, binary: bool = False) -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             partial.unlink()
         raise
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One export format: whether it writes bytes, and how it writes records."""
+
+    binary: bool
+    write: Callable[[Any, Iterator[dict[str, Any]], Sequence[str]], int]
+
+
+#: the export formats by name (``newscrawl export --format``); a new format is one entry here
+WRITERS: dict[str, Writer] = {
+    "jsonl": Writer(binary=False, write=lambda out, recs, _fields: write_jsonl(out, recs)),
+    "csv": Writer(binary=False, write=write_csv),
+    "parquet": Writer(binary=True, write=write_parquet),
+}
+FORMATS = tuple(WRITERS)
+
+
+def write_to(
+    name: str | None, writer: Writer, recs: Iterator[dict[str, Any]], fields: Sequence[str]
+) -> int:
+    """Write the records to the named file (``-`` or None: standard output); how many."""
+    if name in (None, "-"):
+        return writer.write(sys.stdout.buffer if writer.binary else sys.stdout, recs, fields)
+    assert name is not None
+    with open_output(name, binary=writer.binary) as out:
+        return writer.write(out, recs, fields)
+
+
+def write_error(name: str | None, exc: OSError) -> str:
+    """``cannot write FILE: No space left on device``: the file and the reason, on one line."""
+    if exc.strerror and name not in (None, "-"):
+        return f"cannot write {name}: {exc.strerror}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

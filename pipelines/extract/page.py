@@ -15,17 +15,17 @@ import trafilatura
 from cssselect import GenericTranslator
 from lxml import etree
 
-from crawler.article_text import (
+from crawler.dates import believable, parse_date
+from crawler.decoding import REPLACEMENT, garbled
+from crawler.items import Discovery
+from pipelines.extract.cleanup import (
     coverage,
     drop_leading_headlines,
     drop_trailing_contact_lines,
     looks_like_navigation,
     strip_captions,
 )
-from crawler.dates import believable, parse_date
-from crawler.decoding import REPLACEMENT, garbled
-from crawler.items import Discovery
-from crawler.text import clean_field, clean_text
+from pipelines.extract.hygiene import clean_field, clean_text
 
 # htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
 _DATE_PARAMS = {

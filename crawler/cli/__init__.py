@@ -1,0 +1,79 @@
+"""newscrawl: crawl news outlets into a clean, deduplicated corpus, and get it out again.
+
+Exit codes: 0 success; 1 a run failed (storage error, bad configuration, a bad argument);
+2 interrupted; 3 another crawl holds the lock; 4 ``dedup --skip-bad`` skipped bad lines.
+
+One module per command group, each with its ``register(subparsers)``: ``crawling`` (crawl,
+worker, schedule, demo), ``pages`` (extract, outlets), ``corpus`` (stats, dedup, export,
+report, browse, clusters), ``admin`` (upgrade). ``common`` holds what they share. The commands
+parse arguments, call into the packages that do the work and print; no domain logic here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawler.cli import admin, corpus, crawling, pages
+from crawler.cli.common import (
+    EXIT_BAD_LINES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    Parser,
+    UsageError,
+)
+from crawler.cli.pages import cmd_extract
+from crawler.registry import OutletError
+from pipelines.dedup.params import ParamsMismatch
+from storage.db import StorageError
+
+__all__ = [
+    "EXIT_BAD_LINES",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "build_parser",
+    "cmd_extract",
+    "main",
+]
+
+COMMAND_GROUPS = (crawling, pages, corpus, admin)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="newscrawl", description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or an option error (1, one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly; a consumer's checkpoint has not moved
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("newscrawl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, OutletError, StorageError, ParamsMismatch) as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        # a database that fails mid-command (damaged pages, a server gone): one line, no trace
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"newscrawl: database error: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    return code
