@@ -109,6 +109,13 @@ DOWNLOADER_MIDDLEWARES = {
     # robots.txt read to its first 500 KiB (download and decompression): before
     # HttpCompressionMiddleware (590) decodes anything, after RedirectMiddleware (600)
     "crawler.middlewares.robots.RobotsTxtBodyLimit": 595,
+    # Scrapy's own, at their own places, raising their refusals as typed reasons
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.failures.TypedMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.failures.TypedHttpCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.failures.TypedRedirectMiddleware": 600,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.known_urls.KnownUrlFilter": 950,

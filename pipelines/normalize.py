@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import DropItem
-
+from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem
 from crawler.urls import canonical_url
 
@@ -64,10 +63,10 @@ class NormalizePipeline:
             )
         except ValueError as exc:
             stats.inc_value("newscrawl/normalize/bad_url")
-            raise DropItem(f"bad_url: {exc}", log_level="INFO") from exc
+            raise ArticleDropped("bad_url", str(exc)) from exc
         if not outlet.is_article_url(item.canonical_url):
             stats.inc_value("newscrawl/normalize/offsite")
-            raise DropItem(f"offsite: {item.response_url}", log_level="INFO")
+            raise ArticleDropped("offsite", item.response_url)
         if item.aliases:
             stats.inc_value("newscrawl/normalize/aliased")
         stats.inc_value("newscrawl/normalize/ok")

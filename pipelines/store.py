@@ -13,6 +13,7 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler import runtime
+from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem, FetchFailure
 from crawler.urls import canonical_url
 from pipelines.dedup.fingerprint import Fingerprint
@@ -90,7 +91,7 @@ class StorePipeline:
             return await asyncio.wrap_future(self.writer.submit(fn, *args))
         except (SQLAlchemyError, StorageError, OSError, ParamsMismatch) as exc:
             self._fatal(exc)
-            raise DropItem(f"storage_error: {exc}", log_level="ERROR") from exc
+            raise ArticleDropped("storage_error", str(exc), log_level="ERROR") from exc
 
     def _fatal(self, exc: BaseException) -> None:
         if self.failed:
@@ -114,7 +115,7 @@ class StorePipeline:
         if not isinstance(item, ArticleItem):
             return item
         if self.failed:
-            raise DropItem("storage_error: storage already failed", log_level="DEBUG")
+            raise ArticleDropped("storage_error", "storage already failed", log_level="DEBUG")
         result = await self._write(self._store, article_row(item), item.dedup)
         stats.inc_value(f"newscrawl/store/{result.outcome}")
         decision = result.decision
@@ -133,8 +134,10 @@ class StorePipeline:
         """Record why an article was dropped by an earlier pipeline, so the URL state says it."""
         if not isinstance(item, ArticleItem) or self.failed:
             return
-        message = str(exception)
-        reason, _, detail = message.partition(": ")
+        if isinstance(exception, ArticleDropped):
+            reason, detail = exception.reason, exception.detail
+        else:  # another component's DropItem: no reason of ours, its message says why
+            reason, detail = "dropped", str(exception)[:500]
         if reason == "storage_error":
             return
         await self._record(item, reason, detail)

@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
+from crawler.failures import failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet, Source
@@ -59,57 +60,6 @@ def looks_binary(body: bytes) -> bool:
     head = body[:4096]
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls > len(head) // 20
-
-
-#: reasons of our own middlewares' IgnoreRequests, whose messages start with "<reason>: "
-_OWN_IGNORE_REASONS = frozenset(
-    {"robots_unreachable", "blocked_address", "offsite_redirect", "offsite", "robots_disallowed"}
-)
-_IGNORE_REASONS = (
-    # (phrase in one of Scrapy's IgnoreRequest messages, reason); messages may hold URLs, so
-    # whole phrases, never a word a URL could contain
-    ("Forbidden by robots.txt", "robots_disallowed"),
-    ("max redirections reached", "redirect_loop"),
-    ("DOWNLOAD_MAXSIZE", "too_large"),
-    ("Filtered offsite request", "offsite"),
-)
-_EXCEPTION_REASONS = {
-    "DNSLookupError": "dns_error",
-    "CannotResolveHostError": "dns_error",
-    "TimeoutError": "timeout",
-    "TCPTimedOutError": "timeout",
-    "DownloadTimeoutError": "timeout",
-    "ConnectionRefusedError": "connection_refused",
-    "DownloadConnectionRefusedError": "connection_refused",
-    "ConnectionLost": "connection_lost",
-    "ResponseNeverReceived": "connection_lost",
-    "ResponseFailed": "connection_lost",
-    "ConnectionDone": "connection_lost",
-    "DownloadFailedError": "connection_lost",
-    "ResponseDataLossError": "truncated",
-    "DownloadCancelledError": "too_large",
-    "CancelledError": "too_large",
-    "StopDownload": "not_html",
-    "UnsupportedURLSchemeError": "bad_scheme",
-}
-
-
-def failure_reason(failure: Failure) -> tuple[str, str]:
-    """A short, stable reason code for URL state, and a human detail."""
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}", str(exc.response.url)
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "IgnoreRequest":
-        own = text.partition(":")[0]
-        if own in _OWN_IGNORE_REASONS:
-            return own, text[:500]
-        for needle, reason in _IGNORE_REASONS:
-            if needle in text:
-                return reason, text[:500]
-        return "ignored", text[:500]
-    return _EXCEPTION_REASONS.get(name, name[:64]), text[:500]
 
 
 class OutletSpider(Spider):

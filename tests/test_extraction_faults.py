@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 
 import crawler.settings as project_settings
 from crawler import cli, runtime
+from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem
 from crawler.registry import ExtractionHints, load_registry
 from pipelines.dedup.pipeline import DedupPipeline
@@ -150,7 +151,9 @@ def test_a_dropped_article_is_recorded_failed_so_the_next_run_retries_it(
     item = article(5)
 
     async def scenario() -> None:
-        await store.item_dropped(item, None, DropItem("extraction_crashed: Abnormal termination"))
+        await store.item_dropped(item, None, ArticleDropped("extraction_crashed", "killed"))
+        # another component's DropItem carries no reason of ours: recorded, not parsed
+        await store.item_dropped(article(7), None, DropItem("extraction_crashed: not a reason"))
         # an exception that is not a drop (a bug in a pipeline) is recorded too, not lost
         await store.item_error(article(6), None, None, Failure(RuntimeError("boom")))
 
@@ -159,6 +162,7 @@ def test_a_dropped_article_is_recorded_failed_so_the_next_run_retries_it(
         states = {u.url: (u.state, u.reason) for u in s.scalars(select(UrlState))}
     assert states[item.canonical_url] == ("failed", "extraction_crashed")
     assert states[article(6).canonical_url] == ("failed", "pipeline_error")
+    assert states[article(7).canonical_url] == ("failed", "dropped")
     db.dispose()
 
 

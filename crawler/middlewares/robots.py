@@ -38,6 +38,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.python import to_unicode
 
+from crawler.failures import RequestRefused
+
 logger = logging.getLogger(__name__)
 
 ROBOTS_MAX_BYTES = 500 * 1024
@@ -185,8 +187,11 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         rules = await self.host_rules(request)
         if rules.unreachable is not None:
             self._stats.inc_value("robotstxt/unreachable_refused")
-            raise IgnoreRequest(f"robots_unreachable: {rules.unreachable}")
-        self.process_request_2(rules.parser, request)
+            raise RequestRefused("robots_unreachable", rules.unreachable)
+        try:
+            self.process_request_2(rules.parser, request)
+        except IgnoreRequest as exc:  # Scrapy's own refusal: the only one it makes
+            raise RequestRefused("robots_disallowed", str(exc)) from exc
         if rules.crawl_delay and self._crawl_delay_applies():
             request.meta[CRAWL_DELAY_META] = min(rules.crawl_delay, self.max_crawl_delay)
             # AutoThrottle would bring the host's delay down to DOWNLOAD_DELAY again

@@ -19,10 +19,11 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
-from scrapy.exceptions import IgnoreRequest, StopDownload
+from scrapy.exceptions import StopDownload
 from scrapy.utils.defer import deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.failures import RequestRefused
 from crawler.urls import ALLOWED_SCHEMES
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class AddressPolicyMiddleware:
     def _refuse(self, request: Request, why: str) -> None:
         self.crawler.stats.inc_value("newscrawl/safety/blocked_address")
         logger.warning("refused %s: %s", request.url, why)
-        raise IgnoreRequest(f"blocked_address: {why}")
+        raise RequestRefused("blocked_address", why)
 
 
 class OffsiteRedirectMiddleware(OffsiteMiddleware):
@@ -111,7 +112,7 @@ class OffsiteRedirectMiddleware(OffsiteMiddleware):
 
     Checked in ``process_request`` only, not when the request is scheduled (where Scrapy's
     check drops a request silently): a refusal reaches the request's errback as an
-    ``IgnoreRequest`` whose message starts with its reason, ``offsite_redirect`` for a hop."""
+    ``RequestRefused`` (an ``IgnoreRequest``) with its reason, ``offsite_redirect`` for a hop."""
 
     def request_scheduled(self, request: Request, spider: Any) -> None:
         return None
@@ -125,8 +126,8 @@ class OffsiteRedirectMiddleware(OffsiteMiddleware):
         if origin is not None:
             self.stats.inc_value("newscrawl/safety/offsite_redirect")
             logger.info("refused redirect off the outlet: %s -> %s", origin, request.url)
-            raise IgnoreRequest(f"offsite_redirect: {request.url} (redirected from {origin})")
-        raise IgnoreRequest(f"offsite: {urlparse_cached(request).hostname!r}")
+            raise RequestRefused("offsite_redirect", f"{request.url} (redirected from {origin})")
+        raise RequestRefused("offsite", repr(urlparse_cached(request).hostname))
 
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
+from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem
 from pipelines.dedup.fingerprint import fingerprint
 
@@ -36,10 +37,10 @@ class DedupPipeline:
         except runtime.WorkerCrashed as exc:  # same reason as in extraction: retried next run
             self.crawler.stats.inc_value("newscrawl/dedup/failed")
             detail = f"while fingerprinting: {exc}"
-            raise DropItem(f"extraction_crashed: {detail}", log_level="INFO") from exc
+            raise ArticleDropped("extraction_crashed", detail) from exc
         except Exception as exc:  # a timeout or a fingerprint bug: recorded, the crawl goes on
             self.crawler.stats.inc_value("newscrawl/dedup/failed")
-            raise DropItem(f"dedup_failed: {type(exc).__name__}: {exc}", log_level="INFO") from exc
+            raise ArticleDropped("dedup_failed", f"{type(exc).__name__}: {exc}") from exc
         stats = self.crawler.stats
         stats.inc_value("newscrawl/dedup/fingerprinted")
         if not item.dedup.indexed:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from scrapy.exceptions import DropItem
-
 from crawler import runtime
+from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem
 from pipelines.extract.page import ExtractionFailed, extract_page, reconcile
 
@@ -23,9 +22,9 @@ class ExtractPipeline:
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
         return cls(crawler)
 
-    def _drop(self, reason: str, detail: str = "") -> DropItem:
+    def _drop(self, reason: str, detail: str = "") -> ArticleDropped:
         self.crawler.stats.inc_value(f"newscrawl/extract/failed/{reason}")
-        return DropItem(f"{reason}: {detail}" if detail else reason, log_level="INFO")
+        return ArticleDropped(reason, detail)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

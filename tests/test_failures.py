@@ -1,0 +1,42 @@
+"""Failures travel as typed values: reason codes by exception class, Scrapy's own refusals
+raised as ``RequestRefused`` by the subclassed middlewares (built with ``get_crawler``)."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Request
+from scrapy.utils.test import get_crawler
+from twisted.internet import error as net
+from twisted.python.failure import Failure
+
+from crawler.failures import RequestRefused, TypedRedirectMiddleware, failure_reason
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (RequestRefused("offsite_redirect", "http://elsewhere.example/"), "offsite_redirect"),
+        # a message that looks like one of our reasons is not one
+        (IgnoreRequest("robots_disallowed: spoofed"), "ignored"),
+        (net.DNSLookupError("no such host"), "dns_error"),
+        (net.TCPTimedOutError(), "timeout"),
+        (type("ProxyLost", (net.ConnectionLost,), {})(), "connection_lost"),  # a subclass
+        (net.ConnectionRefusedError(), "connection_refused"),
+        (ValueError("unforeseen"), "ValueError"),
+    ],
+)
+def test_failure_reason_comes_from_the_exception_type(exc: Exception, reason: str) -> None:
+    assert failure_reason(Failure(exc))[0] == reason
+
+
+def test_too_many_redirects_is_a_typed_redirect_loop() -> None:
+    crawler = get_crawler(settings_dict={"REDIRECT_MAX_TIMES": 1})
+    middleware = TypedRedirectMiddleware.from_crawler(crawler)
+    request = Request("http://a.example/1", meta={"redirect_times": 1, "redirect_ttl": 1})
+    response = HtmlResponse(
+        request.url, status=302, headers={"Location": "http://a.example/2"}, request=request
+    )
+    with pytest.raises(RequestRefused) as refused:
+        middleware.process_response(request, response)
+    assert refused.value.reason == "redirect_loop"
