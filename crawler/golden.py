@@ -108,7 +108,7 @@ def _project_settings() -> dict[str, Any]:
     return values
 
 
-def _replay_spider(outlet: Outlet) -> OutletSpider:
+def replay_spider(outlet: Outlet) -> OutletSpider:
     """The outlet's spider from a throwaway crawler with the project's settings; feeds and
     sitemaps are parsed in this process (a crawl sends them to the worker pool, which would
     only add seconds of start-up here, not change the result)."""
@@ -164,7 +164,7 @@ def feed_output(spider: OutletSpider, recording: Recording) -> list[Request | Fe
 
 def article_urls(outlet: Outlet, recording: Recording) -> list[str]:
     """The article URLs the outlet's spider requests from the recorded feed."""
-    spider = _replay_spider(outlet)
+    spider = replay_spider(outlet)
     return [r.url for r in feed_output(spider, recording) if isinstance(r, Request)]
 
 
@@ -202,7 +202,7 @@ def extraction_record(
 
 def replay(outlet: Outlet, recording: Recording) -> dict[str, Any]:
     """The golden structure computed now from the recording."""
-    spider = _replay_spider(outlet)
+    spider = replay_spider(outlet)
     output = feed_output(spider, recording)
     requests = [r for r in output if isinstance(r, Request)]
     failures = [[f.url, f.reason] for f in output if isinstance(f, FetchFailure)]

@@ -104,7 +104,7 @@ def test_golden_extraction_is_the_extract_pipelines(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(runtime, "run_in_pool", inline)
     monkeypatch.setattr(runtime, "extraction_pool", lambda settings: None)
-    spider = golden._replay_spider(outlet)
+    spider = golden.replay_spider(outlet)
     request = next(
         r for r in golden.feed_output(spider, recording) if r.url == recording.article_url
     )
@@ -289,6 +289,30 @@ def test_outlet_new_records_the_article_asked_for(web: LoopbackWeb, tmp_path: Pa
     assert expected["article"]["url"] == article
 
 
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+
+
+def test_outlet_new_records_a_news_sitemap(web: LoopbackWeb, tmp_path: Path) -> None:
+    article = web.base + "/news/2024/school-opens"
+    sitemap = web.add(
+        "/news-sitemap.xml",
+        f'<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}"><url><loc>{article}</loc>'
+        "<news:news><news:publication_date>2024-04-03T08:00:00Z</news:publication_date>"
+        "<news:title>School opens</news:title></news:news></url></urlset>",
+        "application/xml",
+    )
+    args = ["new", "riverside", web.base + "/", "--feed", sitemap, "--outlets-dir", str(tmp_path)]
+    assert outlet_cli(*args) == 0
+    outlet = load_outlet_file(tmp_path / "riverside.toml")
+    assert [(s.kind, s.url) for s in outlet.sources] == [("news_sitemap", sitemap)]
+    expected, _, problems = golden.check(outlet)
+    assert expected["requests"] == [article] and problems == []
+    assert expected["article"]["title"] == "School opens"
+    assert expected["article"]["published"] == "2024-04-03T08:00:00+00:00"
+    assert expected["article"]["published_source"] == "news_sitemap"
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -307,6 +331,7 @@ def closed_port() -> int:
         ("no_feed_announced", "announces no feed"),
         ("article_not_listed", "is not among the 2 article links"),
         ("http_error", "HTTP 404"),
+        ("sitemap_index", "is a sitemap index: give --feed one of its sitemaps"),
     ],
 )
 def test_outlet_new_refuses_bad_input_in_one_line_and_writes_nothing(
@@ -339,6 +364,9 @@ def test_outlet_new_refuses_bad_input_in_one_line_and_writes_nothing(
         extra = ["--article", web.base + "/news/2024/elsewhere"]
     elif case == "http_error":
         extra = ["--feed", web.base + "/missing.xml"]
+    elif case == "sitemap_index":
+        index = f'<sitemapindex xmlns="{SITEMAP_NS}"><sitemap><loc>{web.base}/s1.xml</loc></sitemap></sitemapindex>'
+        extra = ["--feed", web.add("/index.xml", index, "application/xml")]
     code = outlet_cli("new", outlet_id, homepage, *extra, "--outlets-dir", str(tmp_path))
     err = capsys.readouterr().err
     assert code == 1
