@@ -22,7 +22,7 @@ from scrapy.utils.test import get_crawler
 from crawler import cli, golden, runtime
 from crawler.items import ArticleItem
 from crawler.registry import BUILTIN_DIR, Outlet, load_outlet_file, load_registry
-from pipelines.extract import ExtractPipeline
+from pipelines.extract.pipeline import ExtractPipeline
 from spiders.outlet import spider_class_for
 
 REGISTRY = load_registry()
