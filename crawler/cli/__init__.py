@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler import outlet_tool
 from crawler.cli import admin, corpus, crawling, pages
 from crawler.cli.common import (
     EXIT_BAD_LINES,
@@ -43,7 +44,7 @@ __all__ = [
     "main",
 ]
 
-COMMAND_GROUPS = (crawling, pages, corpus, admin)
+COMMAND_GROUPS = (crawling, pages, corpus, admin, outlet_tool)  # outlet_tool: new, check
 
 
 def build_parser() -> Parser:
