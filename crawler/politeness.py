@@ -65,10 +65,11 @@ LOCAL_DELAY_META = "newscrawl_polite_local_delay"
 STAT = "newscrawl/politeness/"
 
 # KEYS: the host's next-start key, its lease set. ARGV: delay, limit (0: none), lease id,
-# lease seconds. Returns {1, seconds until start, leases reclaimed} or, when the host has
-# ``limit`` leases, {0, seconds until the first of them expires, leases reclaimed}. Numbers
-# are returned as strings: Redis truncates Lua floats to integers.
-RESERVE = """
+# lease seconds. Returns {code, seconds, leases reclaimed}: code 1, the request may start now
+# (the lease is held, the next start is now + delay); 0, not before ``seconds`` from now;
+# -1, the host holds ``limit`` leases, the first expires in ``seconds``. Numbers go back as
+# strings: Redis truncates Lua floats to integers.
+CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local delay = tonumber(ARGV[1])
@@ -77,23 +78,40 @@ local ttl = tonumber(ARGV[4])
 local expired = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if limit > 0 and redis.call('ZCARD', KEYS[2]) >= limit then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {0, string.format('%.6f', tonumber(first[2]) - now), expired}
+  return {-1, string.format('%.6f', tonumber(first[2]) - now), expired}
 end
-local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local keep = math.ceil((start + delay - now) * 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%.6f', start + delay), 'PX', keep)
-redis.call('ZADD', KEYS[2], start + ttl, ARGV[3])
+local next_start = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next_start > now then
+  return {0, string.format('%.6f', next_start - now), expired}
+end
+local keep = math.ceil(delay * 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.6f', now + delay), 'PX', keep)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', KEYS[2], math.ceil((tonumber(last[2]) - now) * 1000) + 1000)
-return {1, string.format('%.6f', start - now), expired}
+return {1, '0', expired}
+"""
+
+# KEYS: the host's next-start key. ARGV: delay. The next start is at least now + delay: for a
+# request that starts later than it claimed (its worker's loop was busy, Redis slow).
+PUSH_BACK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local delay = tonumber(ARGV[1])
+local keep = math.ceil(delay * 1000) + 1000
+if now + delay > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], string.format('%.6f', now + delay), 'PX', keep)
+end
+return 1
 """
 
 
 @dataclass(frozen=True)
 class Grant:
-    waited: float  # seconds slept: for the host to have room, then for the reserved start
-    full: int  # reservations refused because the host was at its limit
+    waited: float  # seconds slept: for the host to have room, or for its next start
+    full: int  # claims refused because the host was at its limit
     expired: int  # dead leases reclaimed on the way
+    late: bool  # the claim's answer came late, so the host's next start was pushed back
 
 
 class HostLimiter:
@@ -102,13 +120,16 @@ class HostLimiter:
 
     #: longest pause between two tries while a host is at its limit (jittered)
     poll = 0.1
+    #: a claim answered later than this after it was sent pushes the host's next start back
+    late = 0.02
 
     def __init__(self, redis_url: str, prefix: str, timeout: float = 3.0) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
         self.timeout = timeout
         self._client: Any = None
-        self._script: Any = None
+        self._claim: Any = None
+        self._push_back: Any = None
         self._ids = itertools.count()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -125,37 +146,44 @@ class HostLimiter:
             self._client = redis.asyncio.Redis.from_url(
                 self.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
             )
-            self._script = self._client.register_script(RESERVE)
+            self._claim = self._client.register_script(CLAIM)
+            self._push_back = self._client.register_script(PUSH_BACK)
         return self._client
 
     async def acquire(
         self, host: str, lease_id: str, delay: float, limit: int, lease_seconds: float
     ) -> Grant:
-        """Wait (without blocking the loop) until the host has room and its next start time
-        has come; the lease is then held. Redis errors propagate, holding nothing."""
+        """Wait (without blocking the loop) until the host has room and its next start has
+        come, and claim that start; the lease is then held. Redis errors propagate, holding
+        nothing."""
         self._redis()
         full = expired = 0
         slept = 0.0
         while True:
-            granted, seconds, reclaimed = await self._script(
+            asked = monotonic()
+            code, seconds, reclaimed = await self._claim(
                 keys=self.keys(host), args=[delay, max(limit, 0), lease_id, lease_seconds]
             )
             expired += int(reclaimed)
-            wait = max(float(seconds), 0.0)
-            if int(granted):
+            if int(code) == 1:
                 break
-            full += 1
-            pause = min(wait, self.poll) * random.uniform(0.5, 1.0)
+            wait = max(float(seconds), 0.0)
+            if int(code) < 0:
+                full += 1
+                pause = min(wait, self.poll) * random.uniform(0.5, 1.0)
+            else:  # a little jitter: the workers waiting for one start do not all ask at once
+                pause = wait + random.uniform(0.0, min(0.01, delay / 10))
             await asyncio.sleep(pause)
             slept += pause
-        try:
-            if wait > 0:
-                await asyncio.sleep(wait)
-        except BaseException:  # cancelled (the crawl stops): the lease goes back at once
-            task = asyncio.ensure_future(self.release(host, lease_id))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            raise
-        return Grant(slept + wait, full, expired)
+        late = monotonic() - asked > self.late
+        if late:
+            try:
+                await self._push_back(keys=self.keys(host)[:1], args=[delay])
+            except BaseException:  # Redis failed, or the crawl stops: the lease goes back
+                task = asyncio.ensure_future(self.release(host, lease_id))
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                raise
+        return Grant(slept, full, expired, late)
 
     async def release(self, host: str, lease_id: str) -> bool:
         """False when the lease was no longer held (it expired and was reclaimed)."""
@@ -199,6 +227,9 @@ class SharedPolitenessMiddleware:
         crawler.signals.connect(
             self.request_reached_downloader, signal=signals.request_reached_downloader
         )
+        # after AutoThrottle's handler (extensions connect first), before the slot looks at
+        # its delay again
+        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -254,6 +285,8 @@ class SharedPolitenessMiddleware:
         if grant.expired:
             self.stats.inc_value(STAT + "lease_expired", grant.expired)
             logger.info("reclaimed %d expired politeness lease(s) of %s", grant.expired, host)
+        if grant.late:
+            self.stats.inc_value(STAT + "late")
         if grant.waited > 0:
             self.stats.inc_value(STAT + "waited")
             self.stats.inc_value(STAT + "wait_seconds", round(grant.waited, 3), start=0.0)
@@ -291,22 +324,34 @@ class SharedPolitenessMiddleware:
             self._redis_failed(exc)  # the lease expires by itself
 
     def request_reached_downloader(self, request: Request, spider: Any = None) -> None:
-        """The host's local slot exists now: it waits no more (the reservation did), unless
-        Redis was unreachable, then it waits the host's delay itself. What AutoThrottle (or
-        anything else) set as the slot's delay is kept as this worker's view of the host."""
-        engine = getattr(self.crawler, "engine", None)
-        if engine is None:
-            return
-        key = request.meta.get("download_slot", "")
-        slot = engine.downloader.slots.get(key)
+        """The host's local slot exists now: it waits no more (the claim did), unless Redis
+        was unreachable, then it waits the host's delay itself."""
+        slot = self._slot(request)
         if slot is None:
             return
         local = request.meta.get(LOCAL_DELAY_META)
         if local is not None:
             slot.delay = max(float(local), slot.delay)
-            return
+        else:
+            self._take_delay(request, slot)
+
+    def response_downloaded(self, response: Response, request: Request, spider: Any = None) -> None:
+        """AutoThrottle has just set the slot's delay from the response's latency, and the slot
+        is about to look at it (an idle slot with a delay schedules a wake-up it then waits
+        for): this worker keeps it as its view of the host, and the slot is left at 0."""
+        slot = self._slot(request)
+        if slot is not None and LEASE_META in request.meta:
+            self._take_delay(request, slot)
+
+    def _slot(self, request: Request) -> Any:
+        engine = getattr(self.crawler, "engine", None)
+        if engine is None:
+            return None
+        return engine.downloader.slots.get(request.meta.get("download_slot", ""))
+
+    def _take_delay(self, request: Request, slot: Any) -> None:
         if slot.delay > 0:
-            self.local_delays[key] = slot.delay
+            self.local_delays[request.meta.get("download_slot", "")] = slot.delay
             slot.delay = 0.0
 
     async def spider_closed(self, spider: Any = None) -> None:

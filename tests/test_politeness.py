@@ -116,7 +116,7 @@ def test_two_workers_never_start_requests_to_a_host_closer_than_its_delay(
     """Six requests to one host, three from each of two workers, all asked for at once: they
     start at least 0.3 s apart, whether the delay is the outlet's (DOWNLOAD_DELAY) or a
     robots.txt Crawl-delay (on the request, ``crawler.robots``). A control with one prefix per
-    worker (politeness per worker, as before) shows the measurement sees the difference."""
+    worker (politeness per worker, as before) shows that the measurement sees the difference."""
     delay = 0.3
     settings = {"DOWNLOAD_DELAY": delay} if source == "outlet_delay" else {}
     meta = {CRAWL_DELAY_META: delay} if source == "crawl_delay" else {}
@@ -143,8 +143,9 @@ def test_two_workers_never_start_requests_to_a_host_closer_than_its_delay(
     if source == "crawl_delay":
         assert all(stat(mw, "crawl_delay") == 3 for mw in workers)
 
-    per_worker, _ = run(crawl((prefix + ":a", prefix + ":b")))
-    assert min(per_worker.gaps("news.example")) < delay / 3  # two workers, twice the rate
+    if source == "outlet_delay":  # the control, once
+        per_worker, _ = run(crawl((prefix + ":a", prefix + ":b")))
+        assert min(per_worker.gaps("news.example")) < delay / 3  # two workers, twice the rate
 
 
 def test_two_workers_never_exceed_a_hosts_concurrency_together(prefix: str) -> None:
@@ -221,9 +222,11 @@ def test_different_hosts_do_not_wait_for_each_other(prefix: str) -> None:
 
 
 def test_the_local_slot_waits_no_more_and_its_delay_is_kept_for_the_host(prefix: str) -> None:
-    """When a reserved request reaches the downloader, its host's local slot delay (here 0.7 s,
-    as AutoThrottle may set it) is set to 0, so the slot cannot start the request later than
-    its reserved time; the 0.7 s spaces this worker's next reservations for the host."""
+    """Scrapy's local slot must not start a claimed request later than its claim (the next
+    claim, by another worker, would then come closer than the delay): its delay is set to 0
+    when the request reaches it (here 0.7 s, a Crawl-delay or AutoThrottle's), and again when
+    AutoThrottle has set it from a response (0.9 s), before the idle slot schedules a wake-up
+    on it. The delay it had spaces this worker's next claims for the host."""
     mw = worker(prefix, DOWNLOAD_DELAY=0.2)
     slot = Slot(8, 0.7)
     mw.crawler.engine = SimpleNamespace(downloader=SimpleNamespace(slots={"news.example": slot}))
@@ -233,6 +236,14 @@ def test_the_local_slot_waits_no_more_and_its_delay_is_kept_for_the_host(prefix:
     mw.crawler.signals.send_catch_log(signals.request_reached_downloader, request=request)
     assert slot.delay == 0.0
     assert mw.host_delay(request, "news.example") == 0.7
+    slot.delay = 0.9  # AutoThrottle, on response_downloaded (its handler comes first)
+    response = Response(request.url, request=request)
+    mw.crawler.signals.send_catch_log(
+        signals.response_downloaded, response=response, request=request
+    )
+    assert slot.delay == 0.0
+    assert mw.host_delay(request, "news.example") == 0.9
+    run(mw.process_response(request, response))
     run(close(mw))
 
 
@@ -263,3 +274,156 @@ def test_without_redis_requests_go_on_with_local_politeness_and_a_warning(
     assert all(r.meta[LOCAL_DELAY_META] == 0.4 and LEASE_META not in r.meta for r in requests)
     assert stat(mw, "redis_unavailable") == 3
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+
+
+# -- end to end: two worker processes, one loopback outlet -----------------------------------
+
+E2E_OUTLET = """
+id = "polite_e2e"
+name = "Politeness end to end"
+homepage = "http://{host}:{port}/"
+language = "en"
+allowed_domains = ["{host}"]
+article_url_patterns = ['/news/']
+
+[politeness]
+download_delay = {delay}
+concurrency = 2
+
+[[sources]]
+kind = "rss"
+url = "http://{host}:{port}/rss.xml"
+"""
+
+ARTICLE = (
+    "<html><head><title>Story {i}</title></head><body><article><h1>Story {i}</h1>"
+    + "<p>{i}: the council met on Tuesday and agreed the budget for the coming year.</p>" * 8
+    + "</article></body></html>"
+)
+
+
+class ArrivalLog:
+    """A loopback HTTP server (port 0, a thread of the test process) that answers the outlet's
+    robots.txt (404), feed and articles, and records when each request arrived, per host."""
+
+    def __init__(self, host: str, articles: int) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Lock, Thread
+
+        self.host = host
+        self.arrivals: list[tuple[str, str, float]] = []
+        lock = Lock()
+        log = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    log.arrivals.append(
+                        (self.headers.get("Host", "").split(":")[0], self.path, time.monotonic())
+                    )
+                status, body = log.answer(self.path, articles)
+                self.send_response(status)
+                ctype = "application/rss+xml" if self.path.endswith(".xml") else "text/html"
+                self.send_header("Content-Type", ctype + "; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, articles: int) -> tuple[int, bytes]:
+        base = f"http://{self.host}:{self.port}"
+        if path == "/rss.xml":
+            items = "".join(
+                f"<item><title>Story {i}</title><link>{base}/news/{i}</link></item>"
+                for i in range(articles)
+            )
+            rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+            return 200, (rss + "</channel></rss>").encode()
+        if path.startswith("/news/"):
+            return 200, ARTICLE.format(i=path.rsplit("/", 1)[1]).encode()
+        return 404, b"not here"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def cluster_env(prefix: str, pg_url: str) -> dict[str, str]:
+    return {
+        "NEWSCRAWL_REDIS_URL": REDIS_URL,
+        "NEWSCRAWL_REDIS_PREFIX": prefix,
+        "NEWSCRAWL_DATABASE_URL": pg_url,
+        "NEWSCRAWL_EXTRACT_WORKERS": "1",
+    }
+
+
+def test_two_worker_processes_hold_an_outlets_delay_at_its_server(
+    cluster_env: dict[str, str], tmp_path: Any
+) -> None:
+    """Two ``newscrawl worker`` processes share one outlet (delay 0.25 s): the server sees no
+    two requests (robots.txt, feed, six articles) closer than the delay, though both workers
+    crawled. Each worker alone would space only its own requests."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, run_cli
+
+    delay, host = 0.25, "polite.localhost"
+    web = ArrivalLog(host, articles=6)
+    outlets = tmp_path / "outlets"
+    outlets.mkdir()
+    (outlets / "polite_e2e.toml").write_text(
+        E2E_OUTLET.format(host=host, port=web.port, delay=delay)
+    )
+    env = {
+        **os.environ,
+        **cluster_env,
+        "NEWSCRAWL_ALLOWED_ADDRESSES": f"127.0.0.1:{web.port}",
+    }
+    command = [sys.executable, "-m", "crawler.cli", "worker", "polite_e2e"]
+    # each worker holds one request at a time, so the first to see the feed cannot take all
+    # of its articles: both crawl
+    one_at_a_time = [
+        "--set",
+        "NEWSCRAWL_WORKER_PREFETCH=1",
+        "--set",
+        "NEWSCRAWL_WORKER_QUEUE_CHECK=0.2",
+    ]
+    try:
+        workers = [
+            subprocess.Popen(
+                [*command, "--outlets-dir", str(outlets), "--until-idle", "4", *one_at_a_time],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for _ in range(2)
+        ]
+        scheduled = run_cli("schedule", "polite_e2e", "--outlets-dir", str(outlets), env=env)
+        assert scheduled.returncode == 0, scheduled.stderr[-2000:]
+        errors = []
+        for w in workers:
+            _out, err = w.communicate(timeout=120)
+            assert w.returncode == 0, err[-3000:]
+            errors.append(err)
+    finally:
+        web.close()
+    times = sorted(t for h, _path, t in web.arrivals if h == host)
+    paths = sorted(path for h, path, _t in web.arrivals if h == host)
+    assert paths.count("/robots.txt") == 2 and paths.count("/rss.xml") == 1, paths
+    assert len([p for p in paths if p.startswith("/news/")]) == 6, paths
+    gaps = [b - a for a, b in pairwise(times)]
+    assert min(gaps) >= delay - TOLERANCE, [round(g, 3) for g in gaps]
+    # both workers crawled, each through the shared limiter
+    for err in errors:
+        assert "'newscrawl/politeness/reserved':" in err, err[-3000:]
