@@ -1,17 +1,23 @@
 """Shared politeness for distributed mode: one host's delay and concurrency hold across all
 workers, not per worker (N workers used to reach an outlet N times as fast).
 
-- **Delay**: before a request is downloaded, its worker reserves the host's next start time in
-  Redis, atomically (one Lua script): ``start = max(now, next)``, ``next = start + delay``, with
-  ``now`` Redis's own clock (``TIME``), so workers on machines whose clocks differ still agree.
-  The worker then sleeps until ``start`` (an asyncio sleep: the reactor goes on), so two
-  requests to one host start at least ``delay`` apart whichever workers send them (less only
-  by the difference between the workers' one-way latencies to Redis).
+- **Delay**: before a request is downloaded, its worker claims the host's start in Redis,
+  atomically (one Lua script): if ``now >= next``, ``next = now + delay`` and the request
+  starts at once; otherwise the worker sleeps until ``next`` (an asyncio sleep: the reactor
+  goes on) and asks again. ``now`` is Redis's own clock (``TIME``), so workers on machines
+  whose clocks differ agree. Two requests to one host thus start at least ``delay`` apart
+  whichever workers send them, less only the time from the claim to the request leaving (a
+  Redis round trip and the worker's own dispatch); a claim answered later than 20 ms pushes
+  ``next`` back to its answer's time plus the delay. Claims are made when they can start,
+  not booked ahead: a booking for later is spoiled by a worker whose loop wakes late, which
+  then starts as close as it likes to the next booking, already held by another worker (the
+  loopback test saw 60 ms gaps at a 300 ms delay that way).
 - **Concurrency**: the same script grants a lease per request (a sorted set of lease ids,
   scored by expiry) only while fewer than the host's limit are held; the lease is released on
   the response or the exception. A worker killed holding leases blocks nothing for ever: a
   lease expires ``NEWSCRAWL_POLITENESS_LEASE_SECONDS`` after its start (0: the request's
-  download timeout plus 10 s), and the next reservation for the host reclaims it.
+  download timeout plus 10 s), and the next claim for the host reclaims it. Workers waiting
+  for room ask again every 0.05-0.1 s: the order among them is not first-come first-served.
 - **Which delay**: the outlet's own (``[politeness] download_delay``: the spider's
   ``DOWNLOAD_DELAY``), a ``DOWNLOAD_SLOTS`` entry's, or the robots.txt ``Crawl-delay`` (at most
   ``NEWSCRAWL_MAX_CRAWL_DELAY``; ``crawler.robots`` puts it on the request only where the outlet
@@ -19,8 +25,9 @@ workers, not per worker (N workers used to reach an outlet N times as fast).
   as this worker last measured it, counts too. The limit: a ``DOWNLOAD_SLOTS`` entry's
   ``concurrency``, else ``CONCURRENT_REQUESTS_PER_DOMAIN`` (the outlet's ``concurrency``).
 - **The local slot** of Scrapy's downloader then waits no more: its delay is set to 0 as each
-  request reaches it (its own wait, with jitter, would start a request later than its
-  reserved time and so closer than the delay to the next one, sent by another worker).
+  request reaches it and after AutoThrottle set it from a response (its own wait, with
+  jitter, would start a request later than its claim and so closer than the delay to the
+  next one, sent by another worker).
 - **Redis unreachable**: the request goes on with local politeness, as without this
   middleware (the host's slot waits the delay), with a warning (once per outage) and the
   counter ``newscrawl/politeness/redis_unavailable``; Redis is tried again after
@@ -29,8 +36,9 @@ workers, not per worker (N workers used to reach an outlet N times as fast).
   are crawled at its own pace. Failing them instead would spend their attempts
   (``NEWSCRAWL_MAX_ATTEMPTS``) and turn a robots.txt fetch into "host unreachable".
 
-Counted in Scrapy stats under ``newscrawl/politeness/``: ``reserved``, ``waited`` (requests
-that waited), ``wait_seconds``, ``host_full`` (reservations refused for concurrency, retried),
+Counted in Scrapy stats under ``newscrawl/politeness/``: ``reserved`` (claims granted),
+``waited`` (requests that waited), ``wait_seconds``, ``host_full`` (claims refused for
+concurrency, retried), ``late`` (claims answered late, next start pushed back),
 ``lease_expired`` (dead workers' leases reclaimed), ``lease_lost`` (a download outlived its
 lease), ``crawl_delay`` (requests spaced by a robots.txt Crawl-delay), ``redis_unavailable``.
 """
@@ -115,7 +123,7 @@ class Grant:
 
 
 class HostLimiter:
-    """The Redis side: reservations and leases under ``<prefix>:polite:<host>:*``. One per
+    """The Redis side: claims and leases under ``<prefix>:polite:<host>:*``. One per
     crawler; its client is made on first use, on the running asyncio loop."""
 
     #: longest pause between two tries while a host is at its limit (jittered)
