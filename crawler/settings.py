@@ -116,6 +116,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.failures.TypedHttpCompressionMiddleware": 590,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.failures.TypedRedirectMiddleware": 600,
+    # Last before the download: distributed mode's per-host delay and concurrency, shared by
+    # all workers through Redis (crawler/distributed/politeness.py; inactive otherwise)
+    "crawler.distributed.politeness.SharedPolitenessMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.known_urls.KnownUrlFilter": 950,
@@ -151,6 +154,12 @@ NEWSCRAWL_WORKER_UNTIL_IDLE: float | None = None
 # A worker takes no more requests from the shared queue while its extraction backlog and
 # downloads reach this many (0: four per extraction process).
 NEWSCRAWL_WORKER_PREFETCH = 0
+# Per-host delay and concurrency hold across all workers (a Redis limiter,
+# crawler/distributed/politeness.py).
+NEWSCRAWL_SHARED_POLITENESS = True
+# A request's host lease (one of its concurrency) expires this long after the request started,
+# so a killed worker's leases free their host (0: the download timeout plus 10 s).
+NEWSCRAWL_POLITENESS_LEASE_SECONDS = 0.0
 # How often an idle worker looks at the shared queues, in seconds.
 NEWSCRAWL_WORKER_QUEUE_CHECK = 1.0
 if NEWSCRAWL_REDIS_URL:
