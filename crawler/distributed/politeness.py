@@ -23,7 +23,8 @@ workers, not per worker (N workers used to reach an outlet N times as fast).
   ``NEWSCRAWL_MAX_CRAWL_DELAY``; ``crawler.middlewares.robots`` puts it on the request only
   where the outlet file sets no delay), whichever is longest; AutoThrottle's latency-based
   delay for the host, as this worker last measured it, counts too. The limit: a
-  ``DOWNLOAD_SLOTS`` entry's ``concurrency``, else ``CONCURRENT_REQUESTS_PER_DOMAIN`` (the outlet's ``concurrency``).
+  ``DOWNLOAD_SLOTS`` entry's ``concurrency``, else ``CONCURRENT_REQUESTS_PER_DOMAIN`` (the
+  outlet's ``concurrency``).
 - **The local slot** of Scrapy's downloader then waits no more: its delay is set to 0 as each
   request reaches it and after AutoThrottle set it from a response (its own wait, with
   jitter, would start a request later than its claim and so closer than the delay to the
