@@ -25,7 +25,7 @@ from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, Source, UrlState
 
-from .conftest import ROOT, MockServer, run_cli, service_missing
+from ..conftest import ROOT, MockServer, run_cli, service_missing
 
 REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 OUTLETS = ["demo_bbc", "demo_presstv", "demo_wire"]

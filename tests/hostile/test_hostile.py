@@ -22,8 +22,8 @@ from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, CrawlRun, Signature, UrlAlias, UrlState
 
-from .conftest import ROOT, MockServer, run_cli
-from .hostile import (
+from ..conftest import ROOT, MockServer, run_cli
+from ..hostile_web import (
     Canary,
     HostileOutlet,
     TcpProxy,

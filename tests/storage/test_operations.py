@@ -20,7 +20,7 @@ from crawler import cli
 from storage import repo
 from storage.db import Database
 
-from .test_storage import row
+from ..storage.test_storage import row
 
 
 def stored_corpus(path: Path) -> Path:
@@ -253,7 +253,7 @@ def second_pg_url(pg_server_url: str) -> Iterator[str]:
 
     from sqlalchemy import create_engine, text
 
-    from .conftest import PG_ADMIN_URL
+    from ..conftest import PG_ADMIN_URL
 
     name = f"newscrawl_t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -308,7 +308,7 @@ def test_runs_of_killed_crawls_are_abandoned_and_flag_the_outlet(db: Database) -
     from storage.models import CrawlRun
     from storage.reports import gather
 
-    from .conftest import ROOT
+    from ..conftest import ROOT
 
     finished = repo.start_run(db, "presstv")
     repo.finish_run(db, finished, status="finished", articles_stored=5)

@@ -23,7 +23,7 @@ from pipelines.extract.cleanup import (
 from pipelines.extract.page import FALLBACK_BELOW_CHARS, choose_text, extract_page, keep_only
 from pipelines.extract.quality import load_benchmark, score_page, summarise
 
-SUBSET = Path(__file__).parent / "data" / "extraction-benchmark"
+SUBSET = Path(__file__).parent.parent / "data" / "extraction-benchmark"
 
 # --- the metric -------------------------------------------------------------------------------
 

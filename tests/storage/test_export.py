@@ -23,8 +23,8 @@ from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
 
-from .conftest import run_cli
-from .test_storage import row
+from ..conftest import run_cli
+from ..storage.test_storage import row
 
 TEXTS = [
     "English text about the council budget vote and the river bridge. " * 5,

@@ -12,7 +12,7 @@ from bench.dedup_bench import run_ours, score
 from bench.syndication import build, distinct_articles, vendored_articles
 from pipelines.dedup.params import DedupParams
 
-FLOOR = Path(__file__).parent / "data" / "dedup-floor.json"
+FLOOR = Path(__file__).parent.parent / "data" / "dedup-floor.json"
 
 
 def test_dedup_quality_does_not_fall_below_the_pinned_floor() -> None:

@@ -30,8 +30,8 @@ from scrapy.utils.test import get_crawler
 from crawler.distributed.politeness import LEASE_META, LOCAL_DELAY_META, SharedPolitenessMiddleware
 from crawler.middlewares.robots import CRAWL_DELAY_META
 
-from .components import run
-from .conftest import service_missing
+from ..components import run
+from ..conftest import service_missing
 
 REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: two starts may come this much closer than the delay (the loop's timer resolution, and the
@@ -373,7 +373,7 @@ def test_two_worker_processes_hold_an_outlets_delay_at_its_server(
     import subprocess
     import sys
 
-    from .conftest import ROOT, run_cli
+    from ..conftest import ROOT, run_cli
 
     delay, host = 0.25, "polite.localhost"
     web = ArrivalLog(host, articles=6)

@@ -18,8 +18,8 @@ from storage import repo, signatures
 from storage.db import Database
 from storage.models import Article, Signature, UrlAlias
 
-from .conftest import MockServer, run_cli
-from .test_storage import row
+from ..conftest import MockServer, run_cli
+from ..storage.test_storage import row
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 

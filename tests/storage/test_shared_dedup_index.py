@@ -17,8 +17,8 @@ from storage import repo, signatures
 from storage.db import Database
 from storage.models import Article, DedupBand
 
-from .test_dedup_storage import story
-from .test_storage import row
+from ..storage.test_dedup_storage import story
+from ..storage.test_storage import row
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 

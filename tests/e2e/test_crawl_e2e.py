@@ -15,7 +15,7 @@ from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
 
-from .conftest import ROOT, MockServer, run_cli
+from ..conftest import ROOT, MockServer, run_cli
 
 OUTLETS = ["demo_bbc", "demo_presstv"]
 CHROME = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, MockServer, run_cli
+from ..conftest import ROOT, MockServer, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pipelines.dedup.fingerprint import fingerprint
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.shingles import SCHEMES, detect_scheme, shingle_hashes, units
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news" / "articles.jsonl.gz"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "bbc-news" / "articles.jsonl.gz"
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 

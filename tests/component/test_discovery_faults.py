@@ -28,9 +28,9 @@ from storage import repo
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
 
-from .components import OUTLET, Harness, aiter_of, build, collect, run
-from .conftest import MockServer, run_cli
-from .hostile import HostileOutlet, assert_nothing_lost, rss
+from ..components import OUTLET, Harness, aiter_of, build, collect, run
+from ..conftest import MockServer, run_cli
+from ..hostile_web import HostileOutlet, assert_nothing_lost, rss
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 

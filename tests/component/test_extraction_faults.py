@@ -39,7 +39,7 @@ from storage import repo
 from storage.db import Database
 from storage.models import UrlState
 
-from .hostile import article_page, paragraphs
+from ..hostile_web import article_page, paragraphs
 
 
 def make_crawler(**overrides: Any) -> Any:
