@@ -5,8 +5,9 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration, a bad a
 
 One module per command group, each with its ``register(subparsers)``: ``crawling`` (crawl,
 worker, schedule, demo), ``pages`` (extract, outlets), ``corpus`` (stats, dedup, export,
-report, browse, clusters), ``admin`` (upgrade). ``common`` holds what they share. The commands
-parse arguments, call into the packages that do the work and print; no domain logic here.
+report, browse, clusters), ``admin`` (upgrade), ``outlet`` (outlet new, outlet check).
+``common`` holds what they share. The commands parse arguments, call into the packages that
+do the work and print; no domain logic here.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler import outlet_tool
-from crawler.cli import admin, corpus, crawling, pages
+from crawler.cli import admin, corpus, crawling, outlet, pages
 from crawler.cli.common import (
     EXIT_BAD_LINES,
     EXIT_FAILED,
@@ -44,7 +44,7 @@ __all__ = [
     "main",
 ]
 
-COMMAND_GROUPS = (crawling, pages, corpus, admin, outlet_tool)  # outlet_tool: new, check
+COMMAND_GROUPS = (crawling, pages, corpus, admin, outlet)
 
 
 def build_parser() -> Parser:

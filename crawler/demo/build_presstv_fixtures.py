@@ -25,8 +25,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from crawler import golden
 from crawler.demo.build_sample import seed_article
+from crawler.outlet_kit import golden
 from crawler.registry import load_registry
 
 OUT = Path(__file__).resolve().parent.parent / "outlets" / "fixtures" / "presstv"

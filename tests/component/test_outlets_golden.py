@@ -19,8 +19,9 @@ import pytest
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler import cli, golden, runtime
+from crawler import cli, runtime
 from crawler.items import ArticleItem
+from crawler.outlet_kit import golden
 from crawler.registry import BUILTIN_DIR, Outlet, load_outlet_file, load_registry
 from pipelines.extract.pipeline import ExtractPipeline
 from spiders.outlet import spider_class_for

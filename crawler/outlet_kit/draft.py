@@ -1,6 +1,6 @@
 """``newscrawl outlet new`` and ``newscrawl outlet check``: an outlet file drafted from its site,
 with a recorded feed and article page and the golden file of their extraction; and the replay
-of every outlet's fixtures against its golden file (``crawler/golden.py``).
+of every outlet's fixtures against its golden file (``crawler/outlet_kit/golden.py``).
 
 ``outlet new ID HOMEPAGE`` fetches the feed (``--feed``, else the one the homepage announces in
 a ``<link rel="alternate">``) and one article it lists (``--article``, else the first), writes
@@ -11,16 +11,11 @@ source checkout). Everything is built in a scratch folder first: an error leaves
 
 from __future__ import annotations
 
-import argparse
-import ipaddress
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -33,8 +28,8 @@ import lxml.html
 from lxml import etree
 
 import crawler.settings as project_settings
-from crawler import golden
-from crawler.middlewares.safety import is_public, parse_allowed
+from crawler.outlet_kit import golden
+from crawler.outlet_kit.fetch import _FEED_TYPES, Fetched, ToolError, fetch
 from crawler.registry import (
     BUILTIN_DIR,
     OUTLETS_DIR_ENV,
@@ -47,85 +42,8 @@ from crawler.urls import is_fetchable
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap_bytes
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # as crawler.registry checks it
-_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
-
-
-class ToolError(Exception):
-    """Bad input or an unreachable site: one line for the user, exit 1."""
-
-
-# -- fetching ------------------------------------------------------------------------------------
-
-
-def _check_address(url: str) -> None:
-    """The crawl's address policy: no private, loopback or link-local address unless listed in
-    ``NEWSCRAWL_ALLOWED_ADDRESSES`` (read now, so a test can allow its loopback server)."""
-    parts = urlsplit(url)
-    if not is_fetchable(url):
-        raise ToolError(f"not an http(s) URL: {url}")
-    host = (parts.hostname or "").strip("[]")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ToolError(f"cannot fetch {url}: cannot resolve {host} ({exc})") from exc
-    allowed = os.environ.get("NEWSCRAWL_ALLOWED_ADDRESSES", "").split(",")
-    networks, endpoints = parse_allowed([a for a in allowed if a.strip()])
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not (
-            is_public(address)
-            or (address, port) in endpoints
-            or any(address in net for net in networks)
-        ):
-            raise ToolError(
-                f"cannot fetch {url}: {host} resolves to non-public address {address} "
-                f"(allow it in NEWSCRAWL_ALLOWED_ADDRESSES)"
-            )
-
-
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = 5
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: str
-    ) -> Any:
-        _check_address(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-@dataclass(frozen=True)
-class Fetched:
-    url: str  # after redirects
-    content_type: str
-    body: bytes
-
-
-def fetch(url: str) -> Fetched:
-    """One GET as the crawl would send it (its User-Agent, size cap and timeout)."""
-    _check_address(url)
-    opener = urllib.request.build_opener(_CheckedRedirects())
-    request = urllib.request.Request(
-        url,
-        headers={"User-Agent": project_settings.USER_AGENT, "Accept-Encoding": "identity"},
-    )
-    limit = project_settings.DOWNLOAD_MAXSIZE
-    try:
-        with opener.open(request, timeout=project_settings.DOWNLOAD_TIMEOUT) as response:
-            body = response.read(limit + 1)
-            final_url = response.geturl()
-            content_type = response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as exc:
-        raise ToolError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
-        raise ToolError(f"cannot fetch {url}: {exc.reason}") from exc
-    except (OSError, ValueError) as exc:  # timeouts, resets, bad ports
-        raise ToolError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
-    if len(body) > limit:
-        raise ToolError(f"cannot fetch {url}: larger than {limit} bytes (DOWNLOAD_MAXSIZE)")
-    return Fetched(final_url, content_type, body)
 
 
 # -- drafting ------------------------------------------------------------------------------------
@@ -404,55 +322,3 @@ def check_outlets(
         elif not diff:
             print(f"{outlet_id}: ok", file=out)
     return 1 if failed else 0
-
-
-# -- command line --------------------------------------------------------------------------------
-
-
-def cmd_outlet_new(args: argparse.Namespace) -> int:
-    try:
-        new_outlet(
-            args.id,
-            args.homepage,
-            feed_url=args.feed,
-            article_url=args.article,
-            name=args.name,
-            language=args.language,
-            outlets_dir=args.outlets_dir,
-        )
-    except (ToolError, OutletError) as exc:
-        print(f"newscrawl outlet new: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_outlet_check(args: argparse.Namespace) -> int:
-    try:
-        return check_outlets(args.ids, update=args.update_golden, outlets_dir=args.outlets_dir)
-    except (ToolError, OutletError) as exc:
-        print(f"newscrawl outlet check: {exc}", file=sys.stderr)
-        return 1
-
-
-def register(sub: Any) -> None:
-    """``newscrawl outlet new|check`` on the command line's subparsers."""
-    parser = sub.add_parser("outlet", help="add an outlet with golden-test fixtures; check them")
-    commands = parser.add_subparsers(dest="outlet_command", required=True)
-    p = commands.add_parser("new", help="draft ID.toml and record its feed, article and golden")
-    p.add_argument("id", help="outlet id: the file and spider name ([a-z][a-z0-9_]*)")
-    p.add_argument("homepage", help="the outlet's homepage URL")
-    p.add_argument("--feed", help="feed or sitemap URL (default: the homepage's announced feed)")
-    p.add_argument("--article", help="article URL to record (default: the feed's first)")
-    p.add_argument("--name", help="display name (default: the id)")
-    p.add_argument("--language", help="language code (default: the article page's lang)")
-    p.add_argument(
-        "--outlets-dir", help=f"where to write (default: ${OUTLETS_DIR_ENV}, else built-in)"
-    )
-    p.set_defaults(func=cmd_outlet_new)
-    p = commands.add_parser("check", help="replay outlets' fixtures and diff with golden.json")
-    p.add_argument("ids", nargs="*", metavar="ID", help="outlet ids (default: all)")
-    p.add_argument("--update-golden", action="store_true", help="accept the replay as golden")
-    p.add_argument(
-        "--outlets-dir", help=f"folder of extra outlet files (default: ${OUTLETS_DIR_ENV})"
-    )
-    p.set_defaults(func=cmd_outlet_check)

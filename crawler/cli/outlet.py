@@ -1,0 +1,64 @@
+"""``outlet new`` and ``outlet check``: an outlet drafted with its golden-test fixtures, and
+the replay of every outlet's fixtures (``crawler.outlet_kit``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from crawler.outlet_kit.draft import check_outlets, new_outlet
+from crawler.outlet_kit.fetch import ToolError
+from crawler.registry import (
+    OUTLETS_DIR_ENV,
+    OutletError,
+)
+
+
+def cmd_outlet_new(args: argparse.Namespace) -> int:
+    try:
+        new_outlet(
+            args.id,
+            args.homepage,
+            feed_url=args.feed,
+            article_url=args.article,
+            name=args.name,
+            language=args.language,
+            outlets_dir=args.outlets_dir,
+        )
+    except (ToolError, OutletError) as exc:
+        print(f"newscrawl outlet new: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_outlet_check(args: argparse.Namespace) -> int:
+    try:
+        return check_outlets(args.ids, update=args.update_golden, outlets_dir=args.outlets_dir)
+    except (ToolError, OutletError) as exc:
+        print(f"newscrawl outlet check: {exc}", file=sys.stderr)
+        return 1
+
+
+def register(sub: Any) -> None:
+    """``newscrawl outlet new|check`` on the command line's subparsers."""
+    parser = sub.add_parser("outlet", help="add an outlet with golden-test fixtures; check them")
+    commands = parser.add_subparsers(dest="outlet_command", required=True)
+    p = commands.add_parser("new", help="draft ID.toml and record its feed, article and golden")
+    p.add_argument("id", help="outlet id: the file and spider name ([a-z][a-z0-9_]*)")
+    p.add_argument("homepage", help="the outlet's homepage URL")
+    p.add_argument("--feed", help="feed or sitemap URL (default: the homepage's announced feed)")
+    p.add_argument("--article", help="article URL to record (default: the feed's first)")
+    p.add_argument("--name", help="display name (default: the id)")
+    p.add_argument("--language", help="language code (default: the article page's lang)")
+    p.add_argument(
+        "--outlets-dir", help=f"where to write (default: ${OUTLETS_DIR_ENV}, else built-in)"
+    )
+    p.set_defaults(func=cmd_outlet_new)
+    p = commands.add_parser("check", help="replay outlets' fixtures and diff with golden.json")
+    p.add_argument("ids", nargs="*", metavar="ID", help="outlet ids (default: all)")
+    p.add_argument("--update-golden", action="store_true", help="accept the replay as golden")
+    p.add_argument(
+        "--outlets-dir", help=f"folder of extra outlet files (default: ${OUTLETS_DIR_ENV})"
+    )
+    p.set_defaults(func=cmd_outlet_check)
