@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
-from urllib.parse import urljoin
 
-from scrapy import Request, Spider, signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler import runtime
@@ -29,50 +23,21 @@ from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.failures import failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
-from crawler.registry import FEED_KINDS, Outlet, Source
+from crawler.registry import FEED_KINDS, Outlet
 from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.feeds import parse_feed
+from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
+from spiders.worker import SharedQueueWorker
 from storage import repo
 
 logger = logging.getLogger(__name__)
 
-HTML_TYPES = (b"text/html", b"application/xhtml+xml")
-_CANONICAL_RE = re.compile(r"""<link\b[^>]*\brel\s*=\s*["']?canonical["']?[^>]*>""", re.IGNORECASE)
-_HREF_RE = re.compile(r"""\bhref\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 
-
-def declared_canonical(html_head: str, base_url: str) -> str | None:
-    """The page's ``<link rel="canonical">`` (absolute), if any: a claim, checked later."""
-    match = _CANONICAL_RE.search(html_head)
-    if not match:
-        return None
-    href = _HREF_RE.search(match.group(0))
-    return urljoin(base_url, href.group(1)) if href else None
-
-
-_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
-
-
-def looks_binary(body: bytes) -> bool:
-    """Control bytes (NUL included) in over 5 % of the first 4 KiB: a binary file, whatever its
-    Content-Type says. (A stray NUL in real text is cleaned later, not refused.)"""
-    head = body[:4096]
-    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    return controls > len(head) // 20
-
-
-class OutletSpider(Spider):
+class OutletSpider(SharedQueueWorker, Spider):
     """Crawl one outlet's feeds and sitemaps; yield article pages with their discovery data."""
 
-    outlet: ClassVar[Outlet]
-    #: a worker of the distributed mode: requests come from the shared queue, not start()
-    distributed: bool = False
-    #: in distributed mode, close after the queue has been empty this many seconds (None: never)
-    until_idle: float | None = None
-    #: in distributed mode, how often an idle worker looks at the shared queue (seconds)
-    queue_check: float = 1.0
-    _queue_watch: LoopingCall | None = None
+    outlet: ClassVar[Outlet]  # one per subclass (spider_class_for)
     max_articles: int
     max_sitemaps: int
     max_sitemap_depth: int
@@ -96,58 +61,8 @@ class OutletSpider(Spider):
         spider.parse_timeout = settings.getfloat("NEWSCRAWL_PARSE_TIMEOUT")
         spider.distributed = settings.getbool("NEWSCRAWL_DISTRIBUTED")
         if spider.distributed:
-            until_idle = settings.get("NEWSCRAWL_WORKER_UNTIL_IDLE")
-            spider.until_idle = None if until_idle in (None, "") else float(until_idle)
-            spider.queue_check = settings.getfloat("NEWSCRAWL_WORKER_QUEUE_CHECK")
-            crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
-            crawler.signals.connect(spider._on_response, signal=signals.response_received)
-            crawler.signals.connect(spider._watch_queue, signal=signals.spider_opened)
-            crawler.signals.connect(spider._unwatch_queue, signal=signals.spider_closed)
+            spider.connect_worker(crawler)
         return spider
-
-    # -- distributed mode ----------------------------------------------------------------------
-
-    def _on_response(self, **_kwargs: Any) -> None:
-        self._idle_since = None
-
-    def _watch_queue(self) -> None:
-        self._queue_watch = LoopingCall(self._wake_if_queued)
-        self._queue_watch.start(self.queue_check, now=False)
-
-    def _unwatch_queue(self) -> None:
-        if self._queue_watch is not None and self._queue_watch.running:
-            self._queue_watch.stop()
-
-    def _wake_if_queued(self) -> None:
-        """An idle engine looks at its scheduler only at its heartbeat (5 s); a worker looks at
-        the shared queue every ``queue_check`` seconds. A request found there while nothing is
-        downloading is handed to the engine (its public ``crawl``), which wakes it; it was let
-        through the seen-set once already, so it passes it again."""
-        engine = self.crawler.engine
-        scheduler = engine.scheduler if engine is not None else None
-        if scheduler is None or engine.downloader.active or not scheduler.has_pending_requests():
-            return
-        request = scheduler.next_request()
-        if request is not None:
-            engine.crawl(request.replace(dont_filter=True))
-
-    def _on_idle(self) -> None:
-        """A worker waits for the shared queue: it stays open while idle (scrapy-redis's
-        scheduler is asked again at every engine heartbeat), or until ``until_idle`` seconds
-        of an empty queue when it was started to drain the queue and exit."""
-        if self.until_idle is None:
-            raise DontCloseSpider
-        now = time.monotonic()
-        if self._idle_since is None:
-            self._idle_since = now
-        if now - self._idle_since < self.until_idle:
-            raise DontCloseSpider
-
-    def poll_request(self, source: Source, seq: int) -> Request:
-        """Poll number ``seq`` of a source, for the shared queue (``newscrawl schedule``)."""
-        request = self._source_request(source.url, source.kind, depth=0)
-        request.meta.update(poll_root=source.url, poll_seq=seq)
-        return request
 
     def article_requests(
         self, entry: Discovery, *, refetch: bool = False
@@ -156,27 +71,6 @@ class OutletSpider(Spider):
         (the database says it is due) passes the shared seen-set, which may remember a
         request that a dead worker never finished."""
         return list(self._article_request(entry, dont_filter=refetch or not self.distributed))
-
-    def _record_poll_error(
-        self, meta: dict[str, Any], error: str, retry_after: float | None
-    ) -> None:
-        if not self.distributed or "poll_seq" not in meta:
-            return
-        future = runtime.db_writer().submit(
-            repo.record_poll,
-            runtime.database(self.crawler.settings),
-            self.outlet.id,
-            meta["poll_root"],
-            meta["poll_seq"],
-            error=error,
-            retry_after=retry_after,
-        )
-        future.add_done_callback(self._poll_error_recorded)
-
-    def _poll_error_recorded(self, future: Future[None]) -> None:
-        # not awaited (an errback may not be async), but a failed write is said, not lost
-        if future.exception() is not None:
-            logger.error("%s: could not record a failed poll: %s", self.name, future.exception())
 
     def _inc(self, key: str, count: int = 1) -> None:
         # no crawler when ``newscrawl schedule`` builds requests with the spider
