@@ -13,13 +13,13 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crawler.dates import utcnow
 from crawler.polling import SourceState
 from crawler.registry import Outlet as OutletDef
 from crawler.urls import MAX_URL_LENGTH, url_bytes
 from pipelines.dedup.engine import Decision, DedupEngine, rank_candidates
 from pipelines.dedup.fingerprint import Fingerprint
 from storage import signatures
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, Source, UrlAlias, UrlState
 

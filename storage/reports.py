@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from crawler.dates import to_utc, utcnow
 from storage import repo
+from storage.clock import to_utc, utcnow
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, UrlState
 

@@ -12,7 +12,6 @@ import numpy as np
 from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crawler.dates import utcnow
 from pipelines.dedup.engine import Decision, DedupEngine, DocInfo
 from pipelines.dedup.evidence import Evidence
 from pipelines.dedup.fingerprint import (
@@ -25,6 +24,7 @@ from pipelines.dedup.fingerprint import (
     unpack,
 )
 from pipelines.dedup.params import DedupParams, ParamsMismatch
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Article, DedupBand, DedupScheme, Signature
 
