@@ -25,6 +25,7 @@ from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
 from pipelines.dedup.params import ParamsMismatch
 from storage import locks, repo
 from storage.db import Database, StorageError, database_url
+from storage.outlets import OutletRecord, sync_outlets
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
 DEMO_PORT = 47265
@@ -88,7 +89,11 @@ def _prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> l
         raise OutletError("(command line)", "outlet", f"unknown outlet(s): {', '.join(unknown)}")
     database = Database(db)  # creates or upgrades the schema, or fails clearly
     try:
-        repo.sync_outlets(database, outlets.values())  # and it must take writes
+        records = [
+            OutletRecord(o.id, o.name, o.homepage, o.language, [(s.kind, s.url) for s in o.sources])
+            for o in outlets.values()
+        ]
+        sync_outlets(database, records)  # and it must take writes
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot write to database {database.engine.url!r}: {exc}") from exc
     finally:

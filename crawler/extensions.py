@@ -12,6 +12,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
 from storage import repo
+from storage.outlets import OutletRecord, sync_outlets
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ class CrawlRunRecorder:
         if outlet is None:
             return
         db = runtime.database(self.crawler.settings)
-        repo.sync_outlets(db, [outlet])
+        sources = [(s.kind, s.url) for s in outlet.sources]
+        sync_outlets(
+            db, [OutletRecord(outlet.id, outlet.name, outlet.homepage, outlet.language, sources)]
+        )
         gone = repo.mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
         if gone:
             logger.warning(

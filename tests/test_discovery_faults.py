@@ -29,7 +29,7 @@ from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
 
 from .components import OUTLET, Harness, aiter_of, build, collect, run
-from .conftest import MockServer, run_cli
+from .conftest import MockServer, run_cli, sync_registry
 from .hostile import HostileOutlet, assert_nothing_lost, rss
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -149,7 +149,7 @@ def test_an_over_long_url_recorded_whole_by_an_earlier_version_stops_being_pendi
     """SQLite took over-long keys: such a ``discovered`` row would be fetched, and refused,
     on every run; its failure now fails it too."""
     db = Database(sqlite_url)
-    repo.sync_outlets(db, [OUTLET])
+    sync_registry(db, [OUTLET])
     with db.write() as s:
         s.add(
             UrlState(

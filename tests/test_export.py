@@ -23,7 +23,7 @@ from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
 
-from .conftest import run_cli
+from .conftest import run_cli, sync_registry
 from .test_storage import row
 
 TEXTS = [
@@ -45,7 +45,7 @@ def sqlite_corpus(sqlite_url: str) -> Iterator[Database]:
     from crawler.registry import load_registry
 
     db = Database(sqlite_url)
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     yield fill(db)
     db.dispose()
 
@@ -336,7 +336,7 @@ def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
         )
     engine.dispose()
     db = Database(url)  # upgrades to 0005
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     new = repo.store_article(db, story(5)).article_id
     assert [i for i, _ in export_to(db, "half")] == [3, 4, new]
     assert [i for i, _ in export_to(db, "all")] == [new]

@@ -628,9 +628,11 @@ import sys
 from datetime import UTC, datetime
 from storage import repo
 from storage.db import Database
+from storage.outlets import OutletRecord, sync_outlets
 from crawler.registry import load_registry
 db = Database(sys.argv[1])
-repo.sync_outlets(db, [load_registry()["presstv"]])
+o = load_registry()["presstv"]
+sync_outlets(db, [OutletRecord(o.id, o.name, o.homepage, o.language, [(s.kind, s.url) for s in o.sources])])
 worker = int(sys.argv[2])
 for i in range(150):
     n = i if i % 3 == 0 else worker * 1000 + i  # every third URL is written by all workers

@@ -20,6 +20,7 @@ from crawler import cli
 from storage import repo
 from storage.db import Database
 
+from .conftest import sync_registry
 from .test_storage import row
 
 
@@ -29,7 +30,7 @@ def stored_corpus(path: Path) -> Path:
     from crawler.registry import load_registry
 
     db = Database(str(path))
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     for n in (1, 2):
         repo.store_article(
             db,

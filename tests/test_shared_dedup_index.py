@@ -17,6 +17,7 @@ from storage import repo, signatures
 from storage.db import Database
 from storage.models import Article, DedupBand
 
+from .conftest import sync_registry
 from .test_dedup_storage import story
 from .test_storage import row
 
@@ -123,7 +124,7 @@ def test_concurrent_copies_meet_in_one_cluster(request: pytest.FixtureRequest) -
     db = Database(request.getfixturevalue("pg_url"))
     from crawler.registry import load_registry
 
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     other = Database(db.url)  # a second connection pool: another worker
     original = "\n\n".join(story(3))
     trimmed = "\n\n".join(story(3)[:3])
