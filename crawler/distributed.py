@@ -10,7 +10,7 @@
   with Redis: URL state in the database stays the record, and what it says is pending is sent
   again past the seen-set.
 - Dedup uses the database's band table (``NEWSCRAWL_DEDUP_INDEX = "database"``), so every worker
-  sees every other worker's articles; see ``storage.signatures.lock_keys``.
+  sees every other worker's articles; see ``storage.bands.lock_keys``.
 """
 
 from __future__ import annotations
@@ -166,13 +166,15 @@ class Scheduler:
     def maintain_index(self, report: ScheduleReport) -> None:
         """Keep the shared dedup index to the window: old keys out, missing keys in."""
         from crawler import runtime
-        from storage import signatures
+        from pipelines.dedup.rebuild import backfill_bands
+        from pipelines.dedup.store import ensure_scheme
+        from storage import bands
 
         params = runtime.dedup_params(self.settings)
-        scheme_id = signatures.ensure_scheme(self.db, params)
+        scheme_id = ensure_scheme(self.db, params)
         window = self.settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
-        report.bands_pruned = signatures.prune_bands(self.db, window)
-        report.bands_backfilled = signatures.backfill_bands(self.db, scheme_id, params, window)
+        report.bands_pruned = bands.prune_bands(self.db, window)
+        report.bands_backfilled = backfill_bands(self.db, scheme_id, params, window)
 
     def run(self, now: datetime | None = None) -> ScheduleReport:
         from storage import repo
