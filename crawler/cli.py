@@ -23,9 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.registry import OUTLETS_DIR_ENV, OutletError, load_registry
 from pipelines.dedup.params import ParamsMismatch
-from storage import locks, repo
+from storage import locks
+from storage.clusters import largest_clusters
 from storage.db import Database, StorageError, database_url
 from storage.outlets import OutletRecord, sync_outlets
+from storage.stats import outlet_stats, recent_articles
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
 DEMO_PORT = 47265
@@ -330,7 +332,7 @@ def cmd_outlets(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def print_stats(db: Database, out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    rows = repo.outlet_stats(db)
+    rows = outlet_stats(db)
     print(
         f"{'outlet':<16} {'articles':>8} {'dups':>5} {'failed':>6}  latest published  last run",
         file=out,
@@ -396,7 +398,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     server.shutdown()
     db = Database(url)
     print()
-    for article in reversed(repo.recent_articles(db, limit=args.show)):
+    for article in reversed(recent_articles(db, limit=args.show)):
         when = article.published_at.strftime("%Y-%m-%d %H:%M") if article.published_at else "?"
         dup = f"  [copy of #{article.duplicate_of}]" if article.duplicate_of else ""
         print(f"#{article.id:<4} {article.outlet_id:<13} {when}  {article.title}{dup}")
@@ -621,7 +623,7 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from crawler.dates import utcnow
 
     since = utcnow() - timedelta(days=args.days) if args.days else None
-    views = repo.largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
+    views = largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
     if not views:
         print("no clusters with copies yet", file=out)
     for view in views:

@@ -177,13 +177,14 @@ class Scheduler:
         report.bands_backfilled = backfill_bands(self.db, scheme_id, params, window)
 
     def run(self, now: datetime | None = None) -> ScheduleReport:
-        from storage import repo
+        from storage.sources import save_source_plan, source_states
+        from storage.url_state import claim_pending_urls, record_failure
 
         now = now or utcnow()
         report = ScheduleReport()
         for outlet_id, outlet in self.outlets.items():
             spider, queue = self.spiders[outlet_id], self.queues[outlet_id]
-            states = repo.source_states(self.db, outlet_id)
+            states = source_states(self.db, outlet_id)
             for source in outlet.sources:
                 if source.url not in states:
                     continue  # not synced yet: the next run has it
@@ -192,18 +193,18 @@ class Scheduler:
                 report.sources[decision.reason] = report.sources.get(decision.reason, 0) + 1
                 if decision.state == state:
                     continue
-                if not repo.save_source_plan(self.db, source_id, state, decision.state):
+                if not save_source_plan(self.db, source_id, state, decision.state):
                     continue  # another scheduler got there first
                 if decision.enqueue:
                     queue.push(spider.poll_request(source, decision.state.poll_seq))
                     report.enqueued_sources += 1
-            pending = repo.claim_pending_urls(
+            pending = claim_pending_urls(
                 self.db, outlet_id, self.max_attempts, self.reschedule_after, self.batch
             )
             for _url, meta in pending:
                 for request in spider.article_requests(Discovery.from_meta(meta), refetch=True):
                     if isinstance(request, FetchFailure):  # a URL that cannot be requested
-                        repo.record_failure(
+                        record_failure(
                             self.db, outlet_id, request.url, request.reason, request.detail
                         )
                         continue

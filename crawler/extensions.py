@@ -11,8 +11,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
-from storage import repo
 from storage.outlets import OutletRecord, sync_outlets
+from storage.runs import finish_run, mark_abandoned_runs, start_run
+from storage.url_state import pending_count
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +83,13 @@ class CrawlRunRecorder:
         sync_outlets(
             db, [OutletRecord(outlet.id, outlet.name, outlet.homepage, outlet.language, sources)]
         )
-        gone = repo.mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
+        gone = mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
         if gone:
             logger.warning(
                 "crawl runs %s were left running by processes that are gone: marked abandoned",
                 ", ".join(map(str, gone)),
             )
-        self.run_id = repo.start_run(db, outlet.id)
+        self.run_id = start_run(db, outlet.id)
         CrawlRunRecorder.open.add(self)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
@@ -102,7 +103,7 @@ class CrawlRunRecorder:
         message = stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error")
         try:
             if reason == TIME_LIMIT_REASON:
-                pending = repo.pending_count(
+                pending = pending_count(
                     db, spider.outlet.id, self.crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS")
                 )
                 limit = self.crawler.settings.getfloat("NEWSCRAWL_RUN_TIME_LIMIT")
@@ -111,7 +112,7 @@ class CrawlRunRecorder:
                     "for the next run"
                 )
                 logger.warning("%s: %s", spider.name, message)
-            repo.finish_run(
+            finish_run(
                 db,
                 self.run_id,
                 status=status,
@@ -152,7 +153,7 @@ def record_stopped_at_once(reason: str) -> int:
             if url not in by_url:
                 by_url[url] = Database(url, migrate=False)
             rec.crawler.stats.set_value("newscrawl/exit_code", 2)
-            repo.finish_run(
+            finish_run(
                 by_url[url],
                 rec.run_id,
                 only_if_running=True,

@@ -31,7 +31,8 @@ from crawler.registry import FEED_KINDS, Outlet, Source
 from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.feeds import parse_feed
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
-from storage import repo
+from storage.sources import record_poll
+from storage.url_state import pending_urls
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class OutletSpider(Spider):
         if not self.distributed or "poll_seq" not in meta:
             return
         future = runtime.db_writer().submit(
-            repo.record_poll,
+            record_poll,
             runtime.database(self.crawler.settings),
             self.outlet.id,
             meta["poll_root"],
@@ -223,7 +224,7 @@ class OutletSpider(Spider):
             return []
         pending = await asyncio.wrap_future(
             runtime.db_writer().submit(
-                repo.pending_urls,
+                pending_urls,
                 runtime.database(settings),
                 self.outlet.id,
                 settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),

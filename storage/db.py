@@ -1,5 +1,5 @@
 """Engines, schema upgrades and transactions. Every SQL statement of the project lives in
-``storage/``; the rest of the code calls the functions of ``storage.repo``."""
+``storage/``; the rest of the code calls the functions of its per-table modules."""
 
 from __future__ import annotations
 
