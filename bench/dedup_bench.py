@@ -442,7 +442,8 @@ def rebuild(args: argparse.Namespace) -> None:
 
     from crawler.dates import utcnow
     from pipelines.dedup.engine import DedupEngine
-    from storage import signatures
+    from pipelines.dedup.rebuild import iter_index_rows
+    from pipelines.dedup.store import ensure_scheme
     from storage.db import Database
     from storage.models import Article, Outlet, Signature
 
@@ -450,7 +451,7 @@ def rebuild(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(11)
     with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
         db = Database(f"sqlite:///{folder}/rebuild.db")
-        scheme_id = signatures.ensure_scheme(db, params)
+        scheme_id = ensure_scheme(db, params)
         now = utcnow()
         started = time.perf_counter()
         shingle_blob = rng.integers(0, 2**32, size=800, dtype=np.uint32).tobytes()
@@ -514,7 +515,7 @@ def rebuild(args: argparse.Namespace) -> None:
             gc.collect()
             engine = DedupEngine(params)
             started = time.perf_counter()
-            for ids, keys in signatures.iter_index_rows(db, scheme_id, params, 30):
+            for ids, keys in iter_index_rows(db, scheme_id, params, 30):
                 engine.index.add_many(ids, keys)
             times.append(time.perf_counter() - started)
             assert engine.index.documents == n

@@ -123,7 +123,7 @@ def index_costs(pg_admin: str, redis_url: str, docs: int) -> dict[str, float]:
     from pipelines.dedup.fingerprint import fingerprint
     from pipelines.dedup.index import BandIndex
     from pipelines.dedup.params import DedupParams
-    from storage import signatures
+    from storage import bands
     from storage.db import Database
     from storage.models import Article, Outlet
 
@@ -170,9 +170,9 @@ def index_costs(pg_admin: str, redis_url: str, docs: int) -> dict[str, float]:
     for i, k in enumerate(keys):
         with db.write() as s:
             s.execute(update(Article).where(Article.id == i + 1).values(text="y"))
-            signatures.lock_keys(s, k)
-            signatures.band_candidates(s, k)
-            signatures.save_bands(s, i + 1, k)
+            bands.lock_keys(s, k)
+            bands.band_candidates(s, k)
+            bands.save_bands(s, i + 1, k)
     with_index = (time.perf_counter() - t) / docs * 1e6
     out["postgresql"] = with_index - commit_only
     out["postgresql, with the article's commit"] = with_index

@@ -7,19 +7,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from storage.clock import to_utc as to_utc
+from storage.clock import utcnow as utcnow
+
 #: Clocks disagree a little; a date further ahead than this is a mistake or a lie.
 FUTURE_TOLERANCE = timedelta(hours=2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def to_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (what feeds and SQLite give us)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def from_struct_time(value: time.struct_time | None) -> datetime | None:

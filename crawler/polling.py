@@ -1,6 +1,6 @@
 """Adaptive feed polling, as pure functions: when to poll a source next, given what its last
 poll found. ``newscrawl schedule`` applies them to the state stored with each source; workers
-only add up what each poll held (see ``storage.repo.record_poll``).
+only add up what each poll held (see ``storage.sources.record_poll``).
 
 - Most items new (half or more): the source publishes faster than we poll; halve the interval.
 - Few new (under a fifth): poll less often, by half as much again (twice as long when none).
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from crawler.registry import PollBounds
+from storage.sources import SourceState as SourceState
 
 #: A Retry-After beyond this is taken as this: a hostile or broken header must not switch a
 #: source off for years.
@@ -71,23 +72,6 @@ def retry_after_seconds(value: bytes | str | None, now: datetime) -> float | Non
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What the database holds about one source's polling."""
-
-    poll_interval: float | None = None
-    next_poll_at: datetime | None = None
-    enqueued_at: datetime | None = None
-    retry_not_before: datetime | None = None
-    poll_seq: int = 0
-    polled_seq: int = 0
-    applied_seq: int = 0
-    poll_items: int = 0
-    poll_new: int = 0
-    poll_errors: int = 0
-    error_streak: int = 0
 
 
 @dataclass(frozen=True)

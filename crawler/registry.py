@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from cssselect import GenericTranslator, SelectorError
 
+from storage.outlets import OutletRecord
+
 BUILTIN_DIR = Path(__file__).parent / "outlets"
 OUTLETS_DIR_ENV = "NEWSCRAWL_OUTLETS_DIR"
 
@@ -87,6 +89,11 @@ class Outlet:
     politeness: Politeness = field(default_factory=Politeness)
     extraction: ExtractionHints = field(default_factory=ExtractionHints)
     path: str = ""
+
+    def record(self) -> OutletRecord:
+        """The outlet as storage records it (plain values)."""
+        sources = [(s.kind, s.url) for s in self.sources]
+        return OutletRecord(self.id, self.name, self.homepage, self.language, sources)
 
     def is_article_url(self, url: str) -> bool:
         """True when ``url`` looks like an article of this outlet (patterns, domain)."""

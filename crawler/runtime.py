@@ -18,7 +18,8 @@ from pebble import ProcessExpired, ProcessPool
 
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.params import DedupParams
-from storage import signatures
+from pipelines.dedup.rebuild import load_index
+from pipelines.dedup.store import ensure_scheme
 from storage.db import Database, database_url
 
 logger = logging.getLogger(__name__)
@@ -105,14 +106,14 @@ def dedup_state(settings: Any) -> DedupState:
     with _dedup_lock:
         if db.url not in _dedup:
             params = dedup_params(settings)
-            scheme_id = signatures.ensure_scheme(db, params)
+            scheme_id = ensure_scheme(db, params)
             engine = DedupEngine(params)
             if shared_dedup_index(settings):
                 _dedup[db.url] = DedupState(engine, scheme_id, 0, 0.0, shared=True)
                 return _dedup[db.url]
             started = time.monotonic()
             window = settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
-            loaded = signatures.load_index(db, engine, scheme_id, window)
+            loaded = load_index(db, engine, scheme_id, window)
             _dedup[db.url] = DedupState(engine, scheme_id, loaded, time.monotonic() - started)
         return _dedup[db.url]
 

@@ -6,12 +6,11 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 
 import courlan
 
-ALLOWED_SCHEMES = frozenset({"http", "https"})
+# the longest URL a record is keyed by is storage's limit, and the longest newscrawl requests
+from storage.urls import MAX_URL_LENGTH as MAX_URL_LENGTH
+from storage.urls import url_bytes as url_bytes
 
-#: Longest URL newscrawl requests or keys a record by, in UTF-8 bytes (the 2,048 most crawlers
-#: and sitemaps.org use). Longer ones would not fit PostgreSQL's B-tree keys (2,704 bytes) and
-#: are no article's address; they are recorded as failed with reason ``url_too_long``.
-MAX_URL_LENGTH = 2048
+ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 
 class BadUrl(ValueError):
@@ -22,10 +21,6 @@ class BadUrl(ValueError):
 
 class UrlTooLong(BadUrl):
     reason = "url_too_long"
-
-
-def url_bytes(url: str) -> int:
-    return len(url.encode("utf-8", "surrogatepass"))
 
 
 def check_url(url: str) -> str:

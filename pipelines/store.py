@@ -18,15 +18,17 @@ from crawler.items import ArticleItem, FetchFailure
 from crawler.urls import canonical_url
 from pipelines.dedup.fingerprint import Fingerprint
 from pipelines.dedup.params import ParamsMismatch
-from storage import repo
+from pipelines.dedup.store import DedupContext, DedupResult, store_article
+from storage import articles, url_state
+from storage.articles import ArticleRow, StoreResult
 from storage.db import StorageError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def article_row(item: ArticleItem) -> repo.ArticleRow:
-    return repo.ArticleRow(
+def article_row(item: ArticleItem) -> ArticleRow:
+    return ArticleRow(
         outlet_id=item.outlet_id,
         url=item.canonical_url,
         aliases=item.aliases,
@@ -79,12 +81,12 @@ class StorePipeline:
                 "newscrawl/dedup/index_rebuild_seconds", round(state.seconds, 3)
             )
 
-    def _store(self, row: repo.ArticleRow, fp: Fingerprint | None) -> repo.StoreResult:
-        dedup = None
-        if fp is not None:
-            state = runtime.dedup_state(self.crawler.settings)
-            dedup = repo.DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
-        return repo.store_article(self.db, row, dedup)
+    def _store(self, row: ArticleRow, fp: Fingerprint | None) -> StoreResult:
+        if fp is None:
+            return articles.store_article(self.db, row)
+        state = runtime.dedup_state(self.crawler.settings)
+        dedup = DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
+        return store_article(self.db, row, dedup)
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -108,7 +110,12 @@ class StorePipeline:
         stats = self.crawler.stats
         if isinstance(item, FetchFailure):
             await self._write(
-                repo.record_failure, self.db, item.outlet_id, item.url, item.reason, item.detail
+                url_state.record_failure,
+                self.db,
+                item.outlet_id,
+                item.url,
+                item.reason,
+                item.detail,
             )
             stats.inc_value("newscrawl/store/failures_recorded")
             raise DropItem(f"not stored: {item.reason} {item.url}", log_level="DEBUG")
@@ -118,7 +125,7 @@ class StorePipeline:
             raise ArticleDropped("storage_error", "storage already failed", log_level="DEBUG")
         result = await self._write(self._store, article_row(item), item.dedup)
         stats.inc_value(f"newscrawl/store/{result.outcome}")
-        decision = result.decision
+        decision = result.decision if isinstance(result, DedupResult) else None
         if decision is not None:
             if decision.match is None:
                 stats.inc_value("newscrawl/dedup/new_clusters")
@@ -153,5 +160,5 @@ class StorePipeline:
 
     async def _record(self, item: ArticleItem, reason: str, detail: str) -> None:
         url = item.canonical_url or item_key(item.url)
-        await self._write(repo.record_failure, self.db, item.outlet_id, url, reason, detail)
+        await self._write(url_state.record_failure, self.db, item.outlet_id, url, reason, detail)
         self.crawler.stats.inc_value("newscrawl/store/failures_recorded")

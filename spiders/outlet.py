@@ -29,7 +29,7 @@ from spiders.feeds import parse_feed
 from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from spiders.worker import SharedQueueWorker
-from storage import repo
+from storage.url_state import pending_urls
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class OutletSpider(SharedQueueWorker, Spider):
             return []
         pending = await asyncio.wrap_future(
             runtime.db_writer().submit(
-                repo.pending_urls,
+                pending_urls,
                 runtime.database(settings),
                 self.outlet.id,
                 settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),

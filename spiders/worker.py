@@ -15,7 +15,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler import runtime
 from crawler.registry import Outlet, Source
-from storage import repo
+from storage.sources import record_poll
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class SharedQueueWorker:
         if not self.distributed or "poll_seq" not in meta:
             return
         future = runtime.db_writer().submit(
-            repo.record_poll,
+            record_poll,
             runtime.database(self.crawler.settings),
             self.outlet.id,
             meta["poll_root"],

@@ -1,5 +1,5 @@
 """Engines, schema upgrades and transactions. Every SQL statement of the project lives in
-``storage/``; the rest of the code calls the functions of ``storage.repo``."""
+``storage/``; the rest of the code calls the functions of its per-table modules."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -277,6 +278,17 @@ def upgrade(engine: Engine, name: str | None = None) -> None:
             command.upgrade(cfg, "head")
     except DBAPIError as exc:
         raise _opening_error(name, exc) from exc
+
+
+def dialect_insert(session: Session, model: Any) -> Any:
+    """The session's dialect's INSERT, with ON CONFLICT (SQLite and PostgreSQL share the API):
+    writes are upserts keyed by natural keys, so re-runs and concurrent writers converge."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
 
 
 class Database:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler.dates import utcnow
+from storage.clock import utcnow
 from storage.db import Database, StorageError
 from storage.models import Article, ChangeCounter, ExportConsumer
 

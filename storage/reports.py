@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from crawler.dates import to_utc, utcnow
-from storage import repo
+from storage.clock import to_utc, utcnow
+from storage.clusters import ClusterView, largest_clusters
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, UrlState
+from storage.runs import abandoned_runs
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ReportData:
     totals: dict[str, int]
     duplicates: dict[str, int]
     failures: dict[str, int]  # reason -> URLs
-    clusters: list[repo.ClusterView] = field(default_factory=list)
+    clusters: list[ClusterView] = field(default_factory=list)
     health: list[OutletHealth] = field(default_factory=list)
 
 
@@ -67,7 +68,7 @@ def _health(
 def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
     now = utcnow()
     since = now - timedelta(days=days)
-    gone = set(repo.abandoned_runs(db))
+    gone = set(abandoned_runs(db))
     with db.read() as s:
         outlets = list(s.scalars(select(Outlet.id).order_by(Outlet.id)))
         per_day: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
@@ -132,6 +133,6 @@ def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
         totals={str(k): int(v) for k, v in totals.items()},
         duplicates={str(k): int(v) for k, v in duplicates.items()},
         failures={str(k or "unknown"): int(v) for k, v in failures.items()},
-        clusters=repo.largest_clusters(db, limit=10, since=since),
+        clusters=largest_clusters(db, limit=10, since=since),
         health=health,
     )

@@ -12,9 +12,10 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
@@ -26,6 +27,13 @@ PG_ADMIN_URL = os.environ.get(
     "NEWSCRAWL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_SERVICES = os.environ.get("NEWSCRAWL_REQUIRE_SERVICES") == "1"
+
+
+def sync_registry(db: Database, outlets: Iterable[Any]) -> None:
+    """Record registry outlets (``crawler.registry.Outlet``) as storage's plain records."""
+    from storage.outlets import sync_outlets
+
+    sync_outlets(db, [o.record() for o in outlets])
 
 
 def service_missing(what: str, why: object) -> None:
@@ -160,11 +168,10 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
 def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
     """A migrated database with the Press TV outlet, on SQLite and on PostgreSQL."""
     from crawler.registry import load_registry
-    from storage import repo
 
     url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
     database = Database(url)
-    repo.sync_outlets(database, [load_registry()["presstv"]])
+    sync_registry(database, [load_registry()["presstv"]])
     yield database
     database.dispose()
 

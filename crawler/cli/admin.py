@@ -17,10 +17,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     if args.reindex:
         from crawler import runtime
         from pipelines.dedup.fingerprint import fingerprint
-        from storage import signatures
+        from pipelines.dedup.rebuild import reindex
 
         params = runtime.dedup_params(settings)
-        count = signatures.reindex(db, params, lambda text: fingerprint(text, params))
+        count = reindex(db, params, lambda text: fingerprint(text, params))
         print(f"dedup: {count} articles fingerprinted with the current parameters")
     return EXIT_OK
 

@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.registry import load_registry
-from storage import repo
 from storage.db import Database, StorageError
+from storage.outlets import sync_outlets
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
 #: ``newscrawl dedup``: done, with the bad lines named on stderr skipped
@@ -132,7 +132,7 @@ def prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> li
         raise UsageError("outlet", f"unknown outlet(s): {', '.join(unknown)}")
     database = Database(db)  # creates or upgrades the schema, or fails clearly
     try:
-        repo.sync_outlets(database, outlets.values())  # and it must take writes
+        sync_outlets(database, [o.record() for o in outlets.values()])  # and it must take writes
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot write to database {database.engine.url!r}: {exc}") from exc
     finally:

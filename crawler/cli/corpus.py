@@ -21,13 +21,14 @@ from crawler.cli.common import (
     add_db_option,
     number,
 )
-from storage import repo
+from storage.clusters import largest_clusters
 from storage.db import Database, database_url
+from storage.stats import outlet_stats
 
 
 def print_stats(db: Database, out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    rows = repo.outlet_stats(db)
+    rows = outlet_stats(db)
     print(
         f"{'outlet':<16} {'articles':>8} {'dups':>5} {'failed':>6}  latest published  last run",
         file=out,
@@ -217,7 +218,7 @@ def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     since = utcnow() - timedelta(days=args.days) if args.days else None
-    views = repo.largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
+    views = largest_clusters(Database(args.db, readonly=True), limit=args.limit, since=since)
     if not views:
         print("no clusters with copies yet", file=out)
     for view in views:

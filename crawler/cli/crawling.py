@@ -25,8 +25,9 @@ from crawler.cli.common import (
     scrapy_settings,
 )
 from crawler.registry import load_registry
-from storage import locks, repo
+from storage import locks
 from storage.db import Database, StorageError, database_url
+from storage.stats import recent_articles
 
 DEMO_PORT = 47265
 
@@ -158,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     server.shutdown()
     db = Database(url)
     print()
-    for article in reversed(repo.recent_articles(db, limit=args.show)):
+    for article in reversed(recent_articles(db, limit=args.show)):
         when = article.published_at.strftime("%Y-%m-%d %H:%M") if article.published_at else "?"
         dup = f"  [copy of #{article.duplicate_of}]" if article.duplicate_of else ""
         print(f"#{article.id:<4} {article.outlet_id:<13} {when}  {article.title}{dup}")

@@ -10,7 +10,7 @@
   with Redis: URL state in the database stays the record, and what it says is pending is sent
   again past the seen-set.
 - Dedup uses the database's band table (``NEWSCRAWL_DEDUP_INDEX = "database"``), so every worker
-  sees every other worker's articles; see ``storage.signatures.lock_keys``.
+  sees every other worker's articles; see ``storage.bands.lock_keys``.
 """
 
 from __future__ import annotations
@@ -166,22 +166,25 @@ class Scheduler:
     def maintain_index(self, report: ScheduleReport) -> None:
         """Keep the shared dedup index to the window: old keys out, missing keys in."""
         from crawler import runtime
-        from storage import signatures
+        from pipelines.dedup.rebuild import backfill_bands
+        from pipelines.dedup.store import ensure_scheme
+        from storage import bands
 
         params = runtime.dedup_params(self.settings)
-        scheme_id = signatures.ensure_scheme(self.db, params)
+        scheme_id = ensure_scheme(self.db, params)
         window = self.settings.getfloat("NEWSCRAWL_DEDUP_WINDOW_DAYS")
-        report.bands_pruned = signatures.prune_bands(self.db, window)
-        report.bands_backfilled = signatures.backfill_bands(self.db, scheme_id, params, window)
+        report.bands_pruned = bands.prune_bands(self.db, window)
+        report.bands_backfilled = backfill_bands(self.db, scheme_id, params, window)
 
     def run(self, now: datetime | None = None) -> ScheduleReport:
-        from storage import repo
+        from storage.sources import save_source_plan, source_states
+        from storage.url_state import claim_pending_urls, record_failure
 
         now = now or utcnow()
         report = ScheduleReport()
         for outlet_id, outlet in self.outlets.items():
             spider, queue = self.spiders[outlet_id], self.queues[outlet_id]
-            states = repo.source_states(self.db, outlet_id)
+            states = source_states(self.db, outlet_id)
             for source in outlet.sources:
                 if source.url not in states:
                     continue  # not synced yet: the next run has it
@@ -190,18 +193,18 @@ class Scheduler:
                 report.sources[decision.reason] = report.sources.get(decision.reason, 0) + 1
                 if decision.state == state:
                     continue
-                if not repo.save_source_plan(self.db, source_id, state, decision.state):
+                if not save_source_plan(self.db, source_id, state, decision.state):
                     continue  # another scheduler got there first
                 if decision.enqueue:
                     queue.push(spider.poll_request(source, decision.state.poll_seq))
                     report.enqueued_sources += 1
-            pending = repo.claim_pending_urls(
+            pending = claim_pending_urls(
                 self.db, outlet_id, self.max_attempts, self.reschedule_after, self.batch
             )
             for _url, meta in pending:
                 for request in spider.article_requests(Discovery.from_meta(meta), refetch=True):
                     if isinstance(request, FetchFailure):  # a URL that cannot be requested
-                        repo.record_failure(
+                        record_failure(
                             self.db, outlet_id, request.url, request.reason, request.detail
                         )
                         continue

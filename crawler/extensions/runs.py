@@ -11,7 +11,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
-from storage import repo
+from storage.outlets import sync_outlets
+from storage.runs import finish_run, mark_abandoned_runs, start_run
+from storage.url_state import pending_count
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +79,14 @@ class CrawlRunRecorder:
         if outlet is None:
             return
         db = runtime.database(self.crawler.settings)
-        repo.sync_outlets(db, [outlet])
-        gone = repo.mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
+        sync_outlets(db, [outlet.record()])
+        gone = mark_abandoned_runs(db)  # runs of killed crawls, found at the next start
         if gone:
             logger.warning(
                 "crawl runs %s were left running by processes that are gone: marked abandoned",
                 ", ".join(map(str, gone)),
             )
-        self.run_id = repo.start_run(db, outlet.id)
+        self.run_id = start_run(db, outlet.id)
         CrawlRunRecorder.open.add(self)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
@@ -98,7 +100,7 @@ class CrawlRunRecorder:
         message = stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error")
         try:
             if reason == TIME_LIMIT_REASON:
-                pending = repo.pending_count(
+                pending = pending_count(
                     db, spider.outlet.id, self.crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS")
                 )
                 limit = self.crawler.settings.getfloat("NEWSCRAWL_RUN_TIME_LIMIT")
@@ -107,7 +109,7 @@ class CrawlRunRecorder:
                     "for the next run"
                 )
                 logger.warning("%s: %s", spider.name, message)
-            repo.finish_run(
+            finish_run(
                 db,
                 self.run_id,
                 status=status,
@@ -148,7 +150,7 @@ def record_stopped_at_once(reason: str) -> int:
             if url not in by_url:
                 by_url[url] = Database(url, migrate=False)
             rec.crawler.stats.set_value("newscrawl/exit_code", 2)
-            repo.finish_run(
+            finish_run(
                 by_url[url],
                 rec.run_id,
                 only_if_running=True,

@@ -25,7 +25,8 @@ from typing import Any
 from scrapy import Request, signals
 
 from crawler import runtime
-from storage import repo
+from storage.sources import record_poll
+from storage.url_state import record_discovered, stored_urls
 
 #: spider output is filtered and recorded this many objects at a time: a sitemap of 150,000
 #: URLs is not held as 150,000 requests at once
@@ -52,7 +53,7 @@ class KnownUrlFilter:
             # possibly many rows: read on the database thread, not the reactor's
             self.known = await asyncio.wrap_future(
                 runtime.db_writer().submit(
-                    repo.stored_urls, runtime.database(self.crawler.settings), spider.outlet.id
+                    stored_urls, runtime.database(self.crawler.settings), spider.outlet.id
                 )
             )
 
@@ -92,7 +93,7 @@ class KnownUrlFilter:
         if self.distributed and "poll_seq" in meta and response.status < 400:
             await asyncio.wrap_future(
                 runtime.db_writer().submit(
-                    repo.record_poll,
+                    record_poll,
                     runtime.database(self.crawler.settings),
                     self.crawler.spider.outlet.id,
                     meta["poll_root"],
@@ -111,7 +112,7 @@ class KnownUrlFilter:
         if self.distributed and self.enabled:
             known = await asyncio.wrap_future(
                 runtime.db_writer().submit(
-                    repo.stored_urls, db, outlet_id, [r.meta["canonical_url"] for r in articles]
+                    stored_urls, db, outlet_id, [r.meta["canonical_url"] for r in articles]
                 )
             )
         passed: list[Any] = []
@@ -130,7 +131,7 @@ class KnownUrlFilter:
         inserted = 0
         if new and self.record:
             inserted = await asyncio.wrap_future(
-                runtime.db_writer().submit(repo.record_discovered, db, outlet_id, new)
+                runtime.db_writer().submit(record_discovered, db, outlet_id, new)
             )
         return passed, inserted
 

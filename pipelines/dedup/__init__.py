@@ -6,7 +6,9 @@
 - ``index``: the inverted index (key -> documents) in sorted numpy arrays;
 - ``evidence``: the passages two texts share, and the rule that reads them;
 - ``engine``: candidates, verification and the cluster decision;
-- ``store``: the decision taken inside an article's own store transaction;
+- ``store``: the decision taken inside an article's own store transaction (through
+  ``storage.articles``' hook), its link and signature saved as storage's plain values;
+- ``rebuild``: indexes rebuilt from stored signatures (in-memory load, band backfill, reindex);
 - ``corpus``: ``newscrawl dedup`` over any JSON Lines corpus;
 - ``pipeline``: the Scrapy pipeline that fingerprints crawled articles.
 

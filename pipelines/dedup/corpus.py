@@ -23,10 +23,15 @@ from pipelines.dedup.engine import DedupEngine, DocInfo
 from pipelines.dedup.evidence import Evidence
 from pipelines.dedup.fingerprint import Fingerprint, fingerprint
 from pipelines.dedup.params import DedupParams
+from pipelines.dedup.rebuild import load_index
 from pipelines.dedup.shingles import SCHEMES
 from pipelines.dedup.spool import Column, Spool
+from pipelines.dedup.store import DedupContext, ensure_scheme, store_article
 from pipelines.extract.hygiene import clean_text
+from storage.articles import ArticleRow
+from storage.clusters import links_by_url
 from storage.db import Database
+from storage.outlets import ensure_outlet
 
 #: What a decision line says when a text could not take part: no words to compare.
 NO_WORDS = "no_words"
@@ -36,7 +41,7 @@ NO_WORDS = "no_words"
 class DocResult:
     """One document's decision, as the output line states it."""
 
-    cluster_id: int
+    cluster_id: int | None  # None: a stored article that was never clustered
     duplicate_of: int | None
     matched_id: int | None
     evidence: dict[str, Any] | None
@@ -315,18 +320,14 @@ def dedup_jsonl_into_database(
     """The same, with the database as the memory: documents are stored as articles (outlet
     ``outlet`` or ``corpus``; URL ``url`` or ``urn:newscrawl:doc:<id>``) with their signatures,
     so that a later run, or a crawl, finds them. Clusters and links are read back from SQL."""
-    from sqlalchemy import select
-
     from crawler.dates import utcnow
     from pipelines.extract.hygiene import clean_field
     from pipelines.extract.page import text_hash
-    from storage import repo, signatures
-    from storage.models import Article
 
     params = params or DedupParams()
-    scheme_id = signatures.ensure_scheme(db, params)
+    scheme_id = ensure_scheme(db, params)
     engine = DedupEngine(params)
-    signatures.load_index(db, engine, scheme_id, window_days)
+    load_index(db, engine, scheme_id, window_days)
     order: list[tuple[Any, str, bool]] = []  # id, URL, has no words
     outlets: set[str] = set()
     report = ReadReport()
@@ -336,9 +337,9 @@ def dedup_jsonl_into_database(
             url = str(doc.get("url") or f"{DOC_URN}{doc['id']}")
             outlet = str(doc.get("outlet") or "corpus")
             if outlet not in outlets:
-                repo.ensure_outlet(db, outlet)
+                ensure_outlet(db, outlet)
                 outlets.add(outlet)
-            row = repo.ArticleRow(
+            row = ArticleRow(
                 outlet_id=outlet,
                 url=url,
                 aliases=[],
@@ -357,30 +358,18 @@ def dedup_jsonl_into_database(
                 fetched_at=utcnow(),
             )
             fp = fingerprint(text, params)
-            repo.store_article(db, row, repo.DedupContext(engine, scheme_id, fp))
+            store_article(db, row, DedupContext(engine, scheme_id, fp))
             order.append((doc["id"], url, fp.empty))
     finally:
-        _write_stored_decisions(db, order, out, select, Article)
+        _write_stored_decisions(db, order, out)
     return report
 
 
-def _write_stored_decisions(
-    db: Database, order: list[tuple[Any, str, bool]], out: TextIO, select: Any, article: Any
-) -> None:
+def _write_stored_decisions(db: Database, order: list[tuple[Any, str, bool]], out: TextIO) -> None:
     """Decision lines for the stored documents, read back from SQL in input order."""
     if not order:
         return
-    with db.read() as s:
-        rows = {
-            a.url: a
-            for a in s.scalars(select(article).where(article.url.in_([u for _, u, _ in order])))
-        }
-        wanted = {r.cluster_id for r in rows.values()} | {
-            x for r in rows.values() for x in (r.duplicate_of, r.dedup_match_id) if x
-        }
-        urls_by_id = dict(
-            s.execute(select(article.id, article.url).where(article.id.in_(wanted))).all()
-        )
+    rows, urls_by_id = links_by_url(db, [u for _, u, _ in order])
 
     def name(article_id: int | None) -> Any:
         if article_id is None:
@@ -393,8 +382,8 @@ def _write_stored_decisions(
         result = DocResult(
             cluster_id=a.cluster_id,
             duplicate_of=a.duplicate_of,
-            matched_id=a.dedup_match_id,
-            evidence=a.dedup_evidence,
+            matched_id=a.matched_id,
+            evidence=a.evidence,
             reason=NO_WORDS if empty else None,
         )
         out.write(_line(doc_id, result, name, a.similarity, a.containment))

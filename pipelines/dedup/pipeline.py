@@ -1,6 +1,6 @@
 """Dedup: the article's fingerprint (normalised shingles, exact hash, MinHash signatures),
 computed in the extraction worker pool. The cluster decision itself is taken by the store step,
-inside the article's own transaction (see ``storage.repo.upsert_article``), so two copies stored
+inside the article's own transaction (see ``pipelines.dedup.store``), so two copies stored
 one after the other always see each other."""
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ from crawler import runtime
 from crawler.dates import utcnow
 from crawler.items import FetchFailure
 from crawler.registry import Politeness, Source
-from storage import repo
+from storage.articles import ArticleRow, store_article
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
+from storage.url_state import pending_urls, record_discovered, record_failure
 
 from ..components import OUTLET, Harness, aiter_of, build, collect, run
-from ..conftest import MockServer, run_cli
+from ..conftest import MockServer, run_cli, sync_registry
 from ..hostile_web import HostileOutlet, assert_nothing_lost, rss
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -149,7 +150,7 @@ def test_an_over_long_url_recorded_whole_by_an_earlier_version_stops_being_pendi
     """SQLite took over-long keys: such a ``discovered`` row would be fetched, and refused,
     on every run; its failure now fails it too."""
     db = Database(sqlite_url)
-    repo.sync_outlets(db, [OUTLET])
+    sync_registry(db, [OUTLET])
     with db.write() as s:
         s.add(
             UrlState(
@@ -158,9 +159,9 @@ def test_an_over_long_url_recorded_whole_by_an_earlier_version_stops_being_pendi
                 discovery={"url": LONG, "source_url": "s", "source_kind": "rss"},
             )
         )  # fmt: skip
-    assert [u for u, _ in repo.pending_urls(db, "probe", 5, 10)] == [LONG]
-    repo.record_failure(db, "probe", LONG, "url_too_long")
-    assert repo.pending_urls(db, "probe", 5, 10) == []
+    assert [u for u, _ in pending_urls(db, "probe", 5, 10)] == [LONG]
+    record_failure(db, "probe", LONG, "url_too_long")
+    assert pending_urls(db, "probe", 5, 10) == []
     db.dispose()
 
 
@@ -188,15 +189,15 @@ def test_the_per_run_cap_counts_new_work_so_a_backlog_drains_over_runs(db: Datab
             output += run(h.scrape(source_response(source.url, urlset(urls), "sitemap", source)))
         articles = [r for r in output if isinstance(r, Request) and "discovery" in r.meta]
         for request in articles:  # fetched and stored
-            repo.store_article(db, article_row(request.meta["canonical_url"]))
+            store_article(db, article_row(request.meta["canonical_url"]))
         fetched_per_run.append(len(articles))
     assert fetched_per_run == [100, 100, 100, 0]
     with db.read() as s:
         assert set(s.scalars(select(Article.url))) == set(urls)
 
 
-def article_row(url: str) -> repo.ArticleRow:
-    return repo.ArticleRow(
+def article_row(url: str) -> ArticleRow:
+    return ArticleRow(
         "probe",
         url,
         [],
@@ -277,7 +278,7 @@ def test_a_run_is_closed_at_its_time_limit_and_the_run_row_says_so(db: Database)
     run(asyncio.sleep(0.4))
     assert h.crawler.engine.closed == ["time_limit"]
     # what it did not reach is on record: two URLs discovered, never stored
-    repo.record_discovered(
+    record_discovered(
         db, "probe", [(u, {"url": u, "source_url": "s", "source_kind": "rss"}) for u in GOOD[:2]]
     )
     recorder = next(

@@ -35,10 +35,10 @@ from crawler.registry import ExtractionHints, load_registry
 from pipelines.dedup.pipeline import DedupPipeline
 from pipelines.extract.pipeline import ExtractPipeline
 from pipelines.store import StorePipeline
-from storage import repo
 from storage.db import Database
 from storage.models import UrlState
 
+from ..conftest import sync_registry
 from ..hostile_web import article_page, paragraphs
 
 
@@ -145,7 +145,7 @@ def test_a_dropped_article_is_recorded_failed_so_the_next_run_retries_it(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'corpus.db'}"
     db = Database(db_url)
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     crawler = make_crawler(NEWSCRAWL_DATABASE_URL=db_url, NEWSCRAWL_DEDUP_ENABLED=False)
     store = StorePipeline.from_crawler(crawler)
     item = article(5)

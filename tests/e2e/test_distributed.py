@@ -25,7 +25,7 @@ from crawler.urls import canonical_url
 from storage.db import Database
 from storage.models import Article, Source, UrlState
 
-from ..conftest import ROOT, MockServer, run_cli, service_missing
+from ..conftest import ROOT, MockServer, run_cli, service_missing, sync_registry
 
 REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 OUTLETS = ["demo_bbc", "demo_presstv", "demo_wire"]
@@ -243,7 +243,6 @@ def test_a_feed_that_changes_is_polled_more_often_within_bounds(
     """Simulated time drives the schedule (one step a minute); a real worker answers."""
     from crawler.distributed import Scheduler
     from crawler.registry import load_registry
-    from storage import repo
 
     port = mock_server.port
     host = "poll.mocknews.localhost"
@@ -264,7 +263,7 @@ def test_a_feed_that_changes_is_polled_more_often_within_bounds(
     )
     registry = load_registry(outlets)
     db = Database(cluster.db_url)
-    repo.sync_outlets(db, registry.values())
+    sync_registry(db, registry.values())
     scheduler = Scheduler(settings, {"poll_test": registry["poll_test"]})
     worker = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "worker", "poll_test", "--outlets-dir", str(outlets)],

@@ -626,16 +626,17 @@ def test_e5_changed_dedup_parameters_are_refused(outlet: OutletFactory, sqlite_u
 WRITER = """
 import sys
 from datetime import UTC, datetime
-from storage import repo
+from storage.articles import ArticleRow, store_article
 from storage.db import Database
+from storage.outlets import sync_outlets
 from crawler.registry import load_registry
 db = Database(sys.argv[1])
-repo.sync_outlets(db, [load_registry()["presstv"]])
+sync_outlets(db, [load_registry()["presstv"].record()])
 worker = int(sys.argv[2])
 for i in range(150):
     n = i if i % 3 == 0 else worker * 1000 + i  # every third URL is written by all workers
     url = f"https://www.presstv.ir/Detail/2025/01/01/{n}/S"
-    repo.store_article(db, repo.ArticleRow("presstv", url, [], "t", None, None, None, "en", None, [],
+    store_article(db, ArticleRow("presstv", url, [], "t", None, None, None, "en", None, [],
                        None, None, f"text {n}", f"h{n}", None, datetime.now(UTC)))
 """
 

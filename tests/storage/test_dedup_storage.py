@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 
 from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.urls import canonical_url
+from pipelines.dedup import rebuild
+from pipelines.dedup import store as dedup_store
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.fingerprint import fingerprint
 from pipelines.dedup.params import DedupParams, ParamsMismatch
-from storage import repo, signatures
+from storage import signatures
 from storage.db import Database
 from storage.models import Article, Signature, UrlAlias
 
@@ -29,17 +31,17 @@ def story(index: int) -> list[str]:
     return list(arts[index]["paragraphs"])
 
 
-def context(db: Database, engine: DedupEngine, text: str) -> repo.DedupContext:
-    scheme_id = signatures.ensure_scheme(db, engine.params)
-    return repo.DedupContext(engine, scheme_id, fingerprint(text, engine.params))
+def context(db: Database, engine: DedupEngine, text: str) -> dedup_store.DedupContext:
+    scheme_id = dedup_store.ensure_scheme(db, engine.params)
+    return dedup_store.DedupContext(engine, scheme_id, fingerprint(text, engine.params))
 
 
 def store(
     db: Database, engine: DedupEngine, n: int, text: str, published: datetime
-) -> repo.StoreResult:
+) -> dedup_store.DedupResult:
     url = f"https://www.presstv.ir/Detail/2025/03/01/{n}/Story"
     article = row(text=text, url=url, aliases=[], published_at=published, text_hash=str(hash(text)))
-    return repo.store_article(db, article, context(db, engine, text))
+    return dedup_store.store_article(db, article, context(db, engine, text))
 
 
 def test_copies_cluster_and_reinsert_is_idempotent(db: Database) -> None:
@@ -81,8 +83,8 @@ def test_index_is_rebuilt_from_sql_in_a_new_run(db: Database) -> None:
     first_run = DedupEngine()
     original = store(db, first_run, 1, "\n\n".join(story(2)), T0)
     second_run = DedupEngine()
-    scheme_id = signatures.ensure_scheme(db, second_run.params)
-    signatures.load_index(db, second_run, scheme_id, 30)
+    scheme_id = dedup_store.ensure_scheme(db, second_run.params)
+    rebuild.load_index(db, second_run, scheme_id, 30)
     assert second_run.index.documents == 1
     copy = store(db, second_run, 2, "\n\n".join(story(2)[:3]), T0 + timedelta(hours=1))
     assert copy.decision is not None and copy.decision.match is not None
@@ -108,9 +110,9 @@ def test_failed_commit_leaves_no_ghost_in_the_index(
 def test_changed_parameters_are_refused(db: Database) -> None:
     store(db, DedupEngine(), 1, "\n\n".join(story(4)), T0)
     with pytest.raises(ParamsMismatch, match="other dedup parameters"):
-        signatures.ensure_scheme(db, DedupParams(seed=99))
+        dedup_store.ensure_scheme(db, DedupParams(seed=99))
     # thresholds are not stored parameters: changing them is allowed
-    signatures.ensure_scheme(db, DedupParams(coverage_min=0.8))
+    dedup_store.ensure_scheme(db, DedupParams(coverage_min=0.8))
 
 
 def test_reindex_moves_stored_articles_to_the_current_parameters(db: Database) -> None:
@@ -119,12 +121,12 @@ def test_reindex_moves_stored_articles_to_the_current_parameters(db: Database) -
     store(db, old, 2, "\n\n".join(story(5)), T0)
     params = DedupParams()
     with pytest.raises(ParamsMismatch, match="newscrawl upgrade --reindex"):
-        signatures.ensure_scheme(db, params)
-    assert signatures.reindex(db, params, lambda text: fingerprint(text, params)) == 2
-    assert signatures.reindex(db, params, lambda text: fingerprint(text, params)) == 0
+        dedup_store.ensure_scheme(db, params)
+    assert rebuild.reindex(db, params, lambda text: fingerprint(text, params)) == 2
+    assert rebuild.reindex(db, params, lambda text: fingerprint(text, params)) == 0
     engine = DedupEngine(params)
-    scheme_id = signatures.ensure_scheme(db, params)  # no mismatch any more
-    assert signatures.load_index(db, engine, scheme_id, 30) == 2
+    scheme_id = dedup_store.ensure_scheme(db, params)  # no mismatch any more
+    assert rebuild.load_index(db, engine, scheme_id, 30) == 2
     copy = store(db, engine, 3, "\n\n".join(story(4)[:3]), T0 + timedelta(hours=1))
     assert copy.decision is not None and copy.decision.match is not None
     assert copy.decision.match.canonical_id == first.article_id

@@ -18,12 +18,13 @@ from sqlalchemy import select
 
 from crawler import cli
 from crawler.output.export import FIELDS, SCHEMA_VERSION
-from storage import exports, repo
+from storage import exports
+from storage.articles import ArticleRow, store_article, upsert_article
 from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
 
-from ..conftest import run_cli
+from ..conftest import run_cli, sync_registry
 from ..storage.test_storage import row
 
 TEXTS = [
@@ -45,14 +46,14 @@ def sqlite_corpus(sqlite_url: str) -> Iterator[Database]:
     from crawler.registry import load_registry
 
     db = Database(sqlite_url)
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     yield fill(db)
     db.dispose()
 
 
 def fill(db: Database) -> Database:
     for i, text in enumerate(TEXTS):
-        repo.store_article(
+        store_article(
             db,
             row(
                 text=text,
@@ -139,7 +140,7 @@ def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_p
     assert len(first.stdout.splitlines()) == 4  # the failed export did not advance it
     again = run_cli("export", "--db", url, "--consumer", "search-index")
     assert again.stdout == ""
-    repo.store_article(
+    store_article(
         corpus,
         row(
             text="A new story. " * 30,
@@ -256,7 +257,7 @@ def export_to(db: Database, consumer: str) -> list[tuple[int, str]]:
     return got
 
 
-def story(n: int, text: str | None = None) -> repo.ArticleRow:
+def story(n: int, text: str | None = None) -> ArticleRow:
     return row(
         text=text or f"Story {n}. " * 30,
         url=f"https://www.presstv.ir/Detail/2025/03/0{n}/{n}/S",
@@ -271,24 +272,24 @@ def test_a_consumer_receives_every_commit_and_every_revision_once(db: Database) 
     is skipped, nothing repeated; an article updated in place comes again, once."""
     pg = db.dialect == "postgresql"
     other = Database(db.url)  # writer B, on its own connections
-    first = repo.store_article(db, story(1)).article_id
+    first = store_article(db, story(1)).article_id
     assert export_to(db, "c1") == [(first, story(1).text)]
     with db.write() as a:
-        in_a = repo.upsert_article(a, story(2)).article_id
-        in_b = repo.store_article(other, story(3)).article_id if pg else None
+        in_a = upsert_article(a, story(2)).article_id
+        in_b = store_article(other, story(3)).article_id if pg else None
         with exports.consumer_batch(db, "c1", ExportFilter()) as batch:
             during = [r.article.id for r in batch.rows]
         if pg:
             exports.advance_consumer(db, "c1", batch.until, len(during))
     if not pg:
         exports.advance_consumer(db, "c1", batch.until, len(during))
-        in_b = repo.store_article(other, story(3)).article_id
+        in_b = store_article(other, story(3)).article_id
     assert in_b is not None and in_a < in_b  # an id checkpoint at in_b would skip in_a
     assert in_a not in during
     after = [i for i, _ in export_to(db, "c1")]
     assert sorted(during + after) == [in_a, in_b]
     assert export_to(db, "c1") == []
-    repo.store_article(other, story(3, "Corrected story three. " * 30))  # in place
+    store_article(other, story(3, "Corrected story three. " * 30))  # in place
     assert export_to(db, "c1") == [(in_b, "Corrected story three. " * 30)]
     assert export_to(db, "c1") == []
     other.dispose()
@@ -336,8 +337,8 @@ def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
         )
     engine.dispose()
     db = Database(url)  # upgrades to 0005
-    repo.sync_outlets(db, [load_registry()["presstv"]])
-    new = repo.store_article(db, story(5)).article_id
+    sync_registry(db, [load_registry()["presstv"]])
+    new = store_article(db, story(5)).article_id
     assert [i for i, _ in export_to(db, "half")] == [3, 4, new]
     assert [i for i, _ in export_to(db, "all")] == [new]
     assert [i for i, _ in export_to(db, "fresh")] == [1, 2, 3, 4, new]

@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import text
 
 from crawler import cli
-from storage import repo
+from storage.articles import store_article
 from storage.db import Database
+from storage.runs import abandoned_runs, finish_run, mark_abandoned_runs, start_run
 
+from ..conftest import sync_registry
 from ..storage.test_storage import row
 
 
@@ -29,9 +31,9 @@ def stored_corpus(path: Path) -> Path:
     from crawler.registry import load_registry
 
     db = Database(str(path))
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     for n in (1, 2):
-        repo.store_article(
+        store_article(
             db,
             row(
                 text=f"Story {n} about the council budget and the river bridge. " * 12,
@@ -41,8 +43,8 @@ def stored_corpus(path: Path) -> Path:
                 published_at=datetime(2025, 1, n, tzinfo=UTC),
             ),
         )
-    run = repo.start_run(db, "presstv")
-    repo.finish_run(db, run, status="finished", articles_stored=2)
+    run = start_run(db, "presstv")
+    finish_run(db, run, status="finished", articles_stored=2)
     db.dispose()
     return path
 
@@ -288,10 +290,10 @@ def test_the_crawl_lock_is_one_per_database(
 
 KILLED_CRAWL = """
 import sys, time
-from storage import repo
+from storage.runs import start_run
 from storage.db import Database
 db = Database(sys.argv[1])
-print(*[repo.start_run(db, "presstv") for _ in range(3)], flush=True)
+print(*[start_run(db, "presstv") for _ in range(3)], flush=True)
 time.sleep(60)
 """
 
@@ -310,32 +312,32 @@ def test_runs_of_killed_crawls_are_abandoned_and_flag_the_outlet(db: Database) -
 
     from ..conftest import ROOT
 
-    finished = repo.start_run(db, "presstv")
-    repo.finish_run(db, finished, status="finished", articles_stored=5)
+    finished = start_run(db, "presstv")
+    finish_run(db, finished, status="finished", articles_stored=5)
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_CRAWL, db.url], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     killed = [int(x) for x in proc.stdout.readline().split()]
     alive_elsewhere = Database(db.url)
-    alive = repo.start_run(alive_elsewhere, "presstv")
-    assert repo.abandoned_runs(db) == []  # its process still runs
+    alive = start_run(alive_elsewhere, "presstv")
+    assert abandoned_runs(db) == []  # its process still runs
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    assert repo.abandoned_runs(db) == killed
+    assert abandoned_runs(db) == killed
     (health,) = gather(db, health_runs=3).health
     assert health.flagged and health.last_status == "abandoned"
     assert health.why == "3 of its last 3 runs were killed before they finished"
-    assert repo.mark_abandoned_runs(db) == killed  # what the next crawl's start does
-    assert repo.mark_abandoned_runs(db) == []
+    assert mark_abandoned_runs(db) == killed  # what the next crawl's start does
+    assert mark_abandoned_runs(db) == []
     with db.read() as s:
         status = dict(s.execute(select(CrawlRun.id, CrawlRun.status)).all())
     assert status == {finished: "finished", **dict.fromkeys(killed, "abandoned"), alive: "running"}
     (health,) = gather(db, health_runs=3).health
     assert health.flagged and health.why.endswith("killed before they finished")
-    repo.finish_run(alive_elsewhere, alive, status="finished", articles_stored=1)
+    finish_run(alive_elsewhere, alive, status="finished", articles_stored=1)
     alive_elsewhere.dispose()
-    assert repo.abandoned_runs(db) == []
+    assert abandoned_runs(db) == []
 
 
 ODD_OPTIONS = [

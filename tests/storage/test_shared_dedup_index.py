@@ -10,32 +10,38 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from pipelines.dedup import rebuild
+from pipelines.dedup import store as dedup_store
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.fingerprint import fingerprint
 from pipelines.dedup.params import DedupParams
-from storage import repo, signatures
+from storage import bands
+from storage.articles import ArticleRow
 from storage.db import Database
 from storage.models import Article, DedupBand
 
+from ..conftest import sync_registry
 from ..storage.test_dedup_storage import story
 from ..storage.test_storage import row
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
-def shared_context(db: Database, text: str) -> repo.DedupContext:
+def shared_context(db: Database, text: str) -> dedup_store.DedupContext:
     engine = DedupEngine()  # an empty in-memory index: only the band table can find copies
-    scheme_id = signatures.ensure_scheme(db, engine.params)
-    return repo.DedupContext(engine, scheme_id, fingerprint(text, engine.params), shared=True)
+    scheme_id = dedup_store.ensure_scheme(db, engine.params)
+    return dedup_store.DedupContext(
+        engine, scheme_id, fingerprint(text, engine.params), shared=True
+    )
 
 
-def article(n: int, text: str, published: datetime) -> repo.ArticleRow:
+def article(n: int, text: str, published: datetime) -> ArticleRow:
     url = f"https://www.presstv.ir/Detail/2025/03/01/{n}/Story"
     return row(text=text, url=url, aliases=[], published_at=published, text_hash=str(hash(text)))
 
 
-def store(db: Database, n: int, text: str, published: datetime) -> repo.StoreResult:
-    return repo.store_article(db, article(n, text, published), shared_context(db, text))
+def store(db: Database, n: int, text: str, published: datetime) -> dedup_store.DedupResult:
+    return dedup_store.store_article(db, article(n, text, published), shared_context(db, text))
 
 
 def clusters(db: Database) -> dict[int, tuple[int | None, int | None]]:
@@ -101,19 +107,19 @@ def test_short_texts_are_indexed_by_their_exact_key_only(db: Database) -> None:
 def test_backfill_and_prune(db: Database) -> None:
     # crawled with the in-memory index first: signatures but no band rows
     engine = DedupEngine()
-    scheme_id = signatures.ensure_scheme(db, engine.params)
+    scheme_id = dedup_store.ensure_scheme(db, engine.params)
     text = "\n\n".join(story(2))
-    ctx = repo.DedupContext(engine, scheme_id, fingerprint(text, engine.params))
-    first = repo.store_article(db, article(1, text, T0), ctx)
+    ctx = dedup_store.DedupContext(engine, scheme_id, fingerprint(text, engine.params))
+    first = dedup_store.store_article(db, article(1, text, T0), ctx)
     assert band_count(db) == 0
     params = DedupParams()
-    assert signatures.backfill_bands(db, scheme_id, params, window_days=30) == 1
-    assert signatures.backfill_bands(db, scheme_id, params, window_days=30) == 0  # idempotent
+    assert rebuild.backfill_bands(db, scheme_id, params, window_days=30) == 1
+    assert rebuild.backfill_bands(db, scheme_id, params, window_days=30) == 0  # idempotent
     assert band_count(db) == keys_of(text, params)
     copy = store(db, 2, "\n\n".join(story(2)[:3]), T0 + timedelta(hours=1))
     assert clusters(db)[copy.article_id][1] == first.article_id
     # keys of articles indexed before the window are dropped; a zero-day window drops all
-    assert signatures.prune_bands(db, window_days=0) > 0
+    assert bands.prune_bands(db, window_days=0) > 0
     assert band_count(db) == 0
 
 
@@ -123,7 +129,7 @@ def test_concurrent_copies_meet_in_one_cluster(request: pytest.FixtureRequest) -
     db = Database(request.getfixturevalue("pg_url"))
     from crawler.registry import load_registry
 
-    repo.sync_outlets(db, [load_registry()["presstv"]])
+    sync_registry(db, [load_registry()["presstv"]])
     other = Database(db.url)  # a second connection pool: another worker
     original = "\n\n".join(story(3))
     trimmed = "\n\n".join(story(3)[:3])
@@ -131,17 +137,17 @@ def test_concurrent_copies_meet_in_one_cluster(request: pytest.FixtureRequest) -
     second_ctx = shared_context(db, trimmed)
     holding = threading.Event()
     release = threading.Event()
-    results: dict[str, repo.StoreResult] = {}
+    results: dict[str, dedup_store.DedupResult] = {}
 
     def first_worker() -> None:
         with db.write() as s:
-            results["first"] = repo.upsert_article(s, article(1, original, T0), first_ctx)
+            results["first"] = dedup_store.upsert_article(s, article(1, original, T0), first_ctx)
             holding.set()
             release.wait(10)
 
     def second_worker() -> None:
         holding.wait(10)
-        results["second"] = repo.store_article(
+        results["second"] = dedup_store.store_article(
             other, article(2, trimmed, T0 + timedelta(hours=1)), second_ctx
         )
 

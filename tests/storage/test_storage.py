@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from storage import repo
+from storage.articles import ArticleRow, store_article
 from storage.db import Database
 from storage.models import Article, UrlAlias, UrlState
+from storage.url_state import record_failure, stored_urls
 
 
-def row(text: str = "Body text. " * 40, **kw: object) -> repo.ArticleRow:
+def row(text: str = "Body text. " * 40, **kw: object) -> ArticleRow:
     values: dict[str, object] = {
         "outlet_id": "presstv",
         "url": "https://www.presstv.ir/Detail/2015/09/10/428783/Slug",
@@ -31,7 +32,7 @@ def row(text: str = "Body text. " * 40, **kw: object) -> repo.ArticleRow:
         "fetched_at": datetime(2025, 1, 1, tzinfo=UTC),
     }
     values.update(kw)
-    return repo.ArticleRow(**values)  # type: ignore[arg-type]
+    return ArticleRow(**values)  # type: ignore[arg-type]
 
 
 def test_schema_upgrade_is_idempotent(db: Database) -> None:
@@ -39,8 +40,8 @@ def test_schema_upgrade_is_idempotent(db: Database) -> None:
 
 
 def test_article_stored_once_however_often_seen(db: Database) -> None:
-    first = repo.store_article(db, row())
-    again = repo.store_article(db, row())
+    first = store_article(db, row())
+    again = store_article(db, row())
     assert first.outcome == "created" and again.outcome == "unchanged"
     assert first.article_id == again.article_id
     with db.read() as s:
@@ -54,8 +55,8 @@ def test_article_stored_once_however_often_seen(db: Database) -> None:
 
 
 def test_in_place_update_replaces_the_text_not_a_second_row(db: Database) -> None:
-    repo.store_article(db, row())
-    updated = repo.store_article(db, row(text="Corrected body. " * 40))
+    store_article(db, row())
+    updated = store_article(db, row(text="Corrected body. " * 40))
     assert updated.outcome == "updated"
     with db.read() as s:
         (stored,) = s.scalars(select(Article)).all()
@@ -63,17 +64,17 @@ def test_in_place_update_replaces_the_text_not_a_second_row(db: Database) -> Non
 
 
 def test_a_failed_refetch_never_downgrades_a_stored_url(db: Database) -> None:
-    repo.store_article(db, row())
-    repo.record_failure(db, "presstv", row().url, "http_503", "gateway")
+    store_article(db, row())
+    record_failure(db, "presstv", row().url, "http_503", "gateway")
     other = "https://www.presstv.ir/Detail/2015/09/11/1/Other"
-    repo.record_failure(db, "presstv", other, "timeout")
-    repo.record_failure(db, "presstv", other, "http_503")
+    record_failure(db, "presstv", other, "timeout")
+    record_failure(db, "presstv", other, "http_503")
     with db.read() as s:
         assert s.get(UrlState, row().url).state == "stored"  # type: ignore[union-attr]
         failed = s.get(UrlState, other)
         assert failed is not None
         assert (failed.state, failed.reason, failed.attempts) == ("failed", "http_503", 2)
-    assert set(repo.stored_urls(db, "presstv")) == {row().url, *row().aliases}
+    assert set(stored_urls(db, "presstv")) == {row().url, *row().aliases}
 
 
 def test_text_survives_identically(db: Database) -> None:
@@ -82,6 +83,6 @@ def test_text_survives_identically(db: Database) -> None:
     text = clean_text(
         "Arabic: العربية\u0640 Persian: می\u200cخواهم Chinese: 中文\x00 Emoji: 📰 " * 20
     )
-    repo.store_article(db, row(text=text))
+    store_article(db, row(text=text))
     with db.read() as s:
         assert s.scalars(select(Article.text)).one() == text

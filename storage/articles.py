@@ -1,0 +1,136 @@
+"""SQL for the ``articles`` table's content and ``url_aliases``: one row per canonical URL, ever,
+inserted or updated in place inside the caller's write transaction. A ``StoreHook`` does its
+own writes at fixed points of that transaction: the dedup engine's cluster link and signature
+(``pipelines.dedup.store``) commit with the article, or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.clock import utcnow
+from storage.db import Database, dialect_insert
+from storage.models import Article, UrlAlias
+from storage.url_state import set_url_state
+from storage.urls import url_state_key
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """What the store pipeline hands to ``store_article``; plain values only."""
+
+    outlet_id: str
+    url: str
+    aliases: Sequence[str]
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    published_source: str | None
+    language: str | None
+    description: str | None
+    tags: Sequence[str]
+    image: str | None
+    site_name: str | None
+    text: str
+    text_hash: str
+    discovered_via: str | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    article_id: int
+    outcome: str  # "created", "updated" (text changed in place) or "unchanged"
+
+
+class StoreHook(Protocol):
+    """Writes of another concern inside an article's store transaction, at fixed points."""
+
+    def begin(self, s: Session) -> None:
+        """First of all, before any row lock."""
+
+    def new_url(self, s: Session) -> None:
+        """No article has the URL yet: before its row is inserted."""
+
+    def inserted(self, s: Session, article_id: int) -> None:
+        """The article's row was inserted."""
+
+    def text_changed(self, s: Session, article_id: int) -> None:
+        """The article's text was updated in place."""
+
+
+def _article_values(row: ArticleRow) -> dict[str, Any]:
+    return {
+        "title": row.title,
+        "author": row.author,
+        "published_at": row.published_at,
+        "published_source": row.published_source,
+        "language": row.language,
+        "description": row.description,
+        "tags": list(row.tags),
+        "image": row.image,
+        "site_name": row.site_name,
+        "text": row.text,
+        "text_hash": row.text_hash,
+        "fetched_at": row.fetched_at,
+    }
+
+
+def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -> StoreResult:
+    """Insert the article or update it in place (same canonical URL, one row, ever). Runs inside
+    the caller's write transaction, so whatever ``hook`` writes commits with it."""
+    now = utcnow()
+    values = _article_values(row)
+    if hook is not None:
+        hook.begin(s)
+    known = s.execute(select(Article.id).where(Article.url == row.url)).scalar_one_or_none()
+    if hook is not None and known is None:
+        hook.new_url(s)
+    inserted = s.execute(
+        dialect_insert(s, Article)
+        .values(
+            url=row.url,
+            outlet_id=row.outlet_id,
+            discovered_via=row.discovered_via,
+            first_stored_at=now,
+            **values,
+        )
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(Article.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        article_id, outcome = inserted, "created"
+        if hook is not None:
+            hook.inserted(s, article_id)
+    else:
+        existing = s.execute(
+            select(Article.id, Article.text_hash).where(Article.url == row.url).with_for_update()
+        ).one()
+        article_id = existing.id
+        if existing.text_hash == row.text_hash:
+            outcome = "unchanged"
+        else:
+            s.execute(update(Article).where(Article.id == article_id).values(**values))
+            outcome = "updated"
+            if hook is not None:
+                hook.text_changed(s, article_id)
+    # an alias too long to be a key (a redirect's Location, say) is not a lookup worth keeping
+    for alias in {a for a in row.aliases if a != row.url and url_state_key(a) == a}:
+        s.execute(
+            dialect_insert(s, UrlAlias)
+            .values(url=alias, article_id=article_id)
+            .on_conflict_do_nothing(index_elements=["url"])
+        )
+    set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id)
+    return StoreResult(article_id=article_id, outcome=outcome)
+
+
+def store_article(db: Database, row: ArticleRow) -> StoreResult:
+    """Store one article in its own transaction."""
+    with db.write() as s:
+        return upsert_article(s, row)

@@ -1,0 +1,212 @@
+"""SQL for the ``url_state`` table (and ``url_aliases`` lookups): what the crawl knows of each
+URL it discovered, pending refetches, and failures with their reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.clock import utcnow
+from storage.db import Database, dialect_insert
+from storage.models import Article, UrlAlias, UrlState
+from storage.urls import url_bytes, url_state_key
+
+
+def claim_pending_urls(
+    db: Database, outlet_id: str, max_attempts: int, idle_seconds: float, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Like ``pending_urls``, for the distributed schedule: only URLs untouched for
+    ``idle_seconds`` (queued or in flight elsewhere otherwise), and each one claimed by
+    touching it, so the next schedule waits as long again before re-sending it."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=idle_seconds)
+    with db.write() as s:
+        rows = s.execute(
+            select(UrlState.url, UrlState.discovery)
+            .where(
+                UrlState.outlet_id == outlet_id,
+                UrlState.state.in_(("discovered", "failed")),
+                UrlState.attempts < max_attempts,
+                UrlState.discovery.is_not(None),
+                UrlState.updated_at <= cutoff,
+            )
+            .order_by(UrlState.first_seen_at)
+            .limit(limit)
+        ).all()
+        claimed = [(url, dict(discovery)) for url, discovery in rows if discovery]
+        if claimed:
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url.in_([url for url, _ in claimed]))
+                .values(updated_at=now)
+            )
+    return claimed
+
+
+def stored_urls(
+    db: Database, outlet_id: str, among: Sequence[str] | None = None
+) -> dict[str, datetime]:
+    """Canonical URLs (and their aliases) already stored for an outlet, with when the stored
+    version was fetched: not fetched again unless the feed says the article changed since.
+    ``among`` limits the answer to those URLs (a long-running worker asks per feed response
+    instead of loading the outlet's whole list once)."""
+    states = select(UrlState.url, Article.fetched_at).join(
+        Article, Article.id == UrlState.article_id
+    )
+    states = states.where(UrlState.outlet_id == outlet_id, UrlState.state == "stored")
+    aliases = select(UrlAlias.url, Article.fetched_at).join(
+        Article, Article.id == UrlAlias.article_id
+    )
+    aliases = aliases.where(Article.outlet_id == outlet_id)
+    if among is not None:
+        if not among:
+            return {}
+        wanted = list(set(among))
+        states = states.where(UrlState.url.in_(wanted))
+        aliases = aliases.where(UrlAlias.url.in_(wanted))
+    with db.read() as s:
+        rows = s.execute(states).all()
+        alias_rows = s.execute(aliases).all()
+    return {url: fetched for url, fetched in [*alias_rows, *rows]}
+
+
+def record_discovered(
+    db: Database, outlet_id: str, entries: Sequence[tuple[str, dict[str, Any]]]
+) -> int:
+    """New URLs as ``discovered`` (with their feed/sitemap metadata), before they are fetched:
+    one that is in flight when the process dies is still on record for the next run. Returns
+    how many were new to the database (adaptive polling's signal)."""
+    if not entries:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "url": url_state_key(url),
+            "outlet_id": outlet_id,
+            "state": "discovered",
+            "attempts": 0,
+            "first_seen_at": now,
+            "updated_at": now,
+            "discovery": discovery,
+        }
+        for url, discovery in dict(entries).items()
+    ]
+    with db.write() as s:
+        # one executemany for a whole feed's new URLs, not a statement each
+        inserted = s.execute(
+            dialect_insert(s, UrlState)
+            .on_conflict_do_nothing(index_elements=["url"])
+            .returning(UrlState.url),
+            rows,
+        ).all()
+    return len(inserted)
+
+
+def pending_urls(
+    db: Database, outlet_id: str, max_attempts: int, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """URLs of an outlet discovered but never stored, or failed fewer than ``max_attempts``
+    times: fetched again on the next run whether or not a source still lists them."""
+    with db.read() as s:
+        rows = s.execute(
+            select(UrlState.url, UrlState.discovery)
+            .where(
+                UrlState.outlet_id == outlet_id,
+                UrlState.state.in_(("discovered", "failed")),
+                UrlState.attempts < max_attempts,
+                UrlState.discovery.is_not(None),
+            )
+            .order_by(UrlState.first_seen_at)
+            .limit(limit)
+        ).all()
+    return [(url, dict(discovery)) for url, discovery in rows if discovery]
+
+
+def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:
+    """How many URLs ``pending_urls`` has for the outlet (without a limit)."""
+    with db.read() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(UrlState)
+                .where(
+                    UrlState.outlet_id == outlet_id,
+                    UrlState.state.in_(("discovered", "failed")),
+                    UrlState.attempts < max_attempts,
+                    UrlState.discovery.is_not(None),
+                )
+            )
+            or 0
+        )
+
+
+def set_url_state(
+    s: Session,
+    outlet_id: str,
+    url: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    detail: str | None = None,
+    article_id: int | None = None,
+    keep_stored: bool = False,
+) -> None:
+    """Upsert one URL's state, counting the attempt; ``keep_stored`` leaves a stored URL as it
+    is (a failed refetch never loses what the database already holds)."""
+    now = utcnow()
+    stmt = dialect_insert(s, UrlState).values(
+        url=url,
+        outlet_id=outlet_id,
+        state=state,
+        reason=reason,
+        detail=detail,
+        attempts=1,
+        first_seen_at=now,
+        updated_at=now,
+        article_id=article_id,
+    )
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["url"],
+            set_={
+                "state": state,
+                "reason": reason,
+                "detail": detail,
+                "attempts": UrlState.attempts + 1,
+                "updated_at": now,
+                "article_id": article_id,
+            },
+            where=(UrlState.state != "stored") if keep_stored else None,
+        )
+    )
+
+
+def record_failure(db: Database, outlet_id: str, url: str, reason: str, detail: str = "") -> None:
+    """A URL that was not stored this time, with why. A URL stored earlier stays stored. One
+    too long to be a key is recorded under its digest, with its start in ``detail``."""
+    key = url_state_key(url)
+    if key != url:
+        detail = f"{url[:1000]}... ({url_bytes(url)} bytes): {detail}"
+    with db.write() as s:
+        set_url_state(
+            s,
+            outlet_id,
+            key,
+            "failed",
+            reason=reason[:64],
+            detail=detail[:2000] or None,
+            keep_stored=True,
+        )
+        if key != url:
+            # a row that an earlier version keyed by the whole URL (SQLite took them) would be
+            # fetched from the record, and refused, on every run: it fails for good (no
+            # discovery data, so no pending list has it)
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url == url, UrlState.state != "stored")
+                .values(state="failed", reason=reason[:64], discovery=None)
+            )
