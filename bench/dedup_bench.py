@@ -515,8 +515,8 @@ def rebuild(args: argparse.Namespace) -> None:
             gc.collect()
             engine = DedupEngine(params)
             started = time.perf_counter()
-            for ids, keys in iter_index_rows(db, scheme_id, params, 30):
-                engine.index.add_many(ids, keys)
+            for ids, keys, counts in iter_index_rows(db, scheme_id, params, 30):
+                engine.index.add_many(ids, keys, counts)
             times.append(time.perf_counter() - started)
             assert engine.index.documents == n
             del engine

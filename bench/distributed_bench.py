@@ -171,7 +171,7 @@ def index_costs(pg_admin: str, redis_url: str, docs: int) -> dict[str, float]:
         with db.write() as s:
             s.execute(update(Article).where(Article.id == i + 1).values(text="y"))
             bands.lock_keys(s, k)
-            bands.band_candidates(s, k)
+            bands.band_candidates(s, k, DedupParams().stop_postings)
             bands.save_bands(s, i + 1, k)
     with_index = (time.perf_counter() - t) / docs * 1e6
     out["postgresql"] = with_index - commit_only
