@@ -20,7 +20,8 @@ from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.rebuild import load_index
 from pipelines.dedup.store import ensure_scheme
-from storage.db import Database, database_url
+from storage.db import Database
+from storage.location import database_url
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

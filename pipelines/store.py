@@ -21,7 +21,7 @@ from pipelines.dedup.params import ParamsMismatch
 from pipelines.dedup.store import DedupContext, DedupResult, store_article
 from storage import articles, url_state
 from storage.articles import ArticleRow, StoreResult
-from storage.db import StorageError
+from storage.location import StorageError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -20,7 +20,6 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -28,29 +27,18 @@ from sqlalchemy.pool import QueuePool
 if TYPE_CHECKING:
     from storage.locks import RunLocks
 
-DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
+from storage.location import (
+    StorageError,
+    database_url,
+    describe,
+    parse_url,
+    sqlite_path,
+)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # Alembic announces its context at INFO on every start; only real migrations are news.
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
-
-
-class StorageError(RuntimeError):
-    """The database cannot be used (unreachable, read-only, full, wrong schema). Fatal for a
-    crawl: it stops with a clear message and a non-zero exit, never logs and goes on."""
-
-
-def database_url(explicit: str | None = None) -> str:
-    """Option first, then ``NEWSCRAWL_DATABASE_URL``, then a SQLite file in the working folder.
-    A plain file path (no ``scheme://``) is a SQLite file."""
-    url = explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
-    if "://" not in url:
-        url = "sqlite:///" + os.path.expanduser(url)
-    if url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
 
 
 SQLITE_PRAGMAS_ENV = "NEWSCRAWL_SQLITE_PRAGMAS"
@@ -94,38 +82,6 @@ def _sqlite_events(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _parse(url: str) -> URL:
-    try:
-        return make_url(url)
-    except (ArgumentError, ValueError) as exc:
-        raise StorageError(
-            f"not a database URL: {url!r} (give a file path, sqlite:///FILE or "
-            "postgresql://user@host/dbname)"
-        ) from exc
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (``sqlite:///FILE`` or the URI form ``sqlite:///file:FILE?...``);
-    None for PostgreSQL and in-memory databases."""
-    parsed = _parse(database_url(url))
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return None
-    if name.startswith("file:"):
-        name = unquote(name[len("file:") :].split("?", 1)[0])
-        if not name or name == ":memory:" or "mode=memory" in (parsed.database or ""):
-            return None
-    return Path(name)
-
-
-def describe(url: str) -> str:
-    """How messages name a database: the SQLite file, or the URL without its password."""
-    path = sqlite_path(url)
-    if path is not None:
-        return str(path)
-    return _parse(database_url(url)).render_as_string(hide_password=True)
-
-
 def _readonly_sqlite_connect(path: Path) -> Any:
     """A connection function for a SQLite file opened read-only. A WAL database in a folder
     nobody may write to (a read-only mount, a snapshot) has no ``-shm`` file and cannot get one:
@@ -154,7 +110,7 @@ def make_engine(url: str | None = None, *, readonly: bool = False) -> Engine:
     """An engine for the URL. ``readonly`` opens the database so that nothing can be written
     or created: a missing SQLite file is an error, not a new empty database."""
     url = database_url(url)
-    parsed = _parse(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise StorageError(
             f"cannot use database {describe(url)}: newscrawl stores into SQLite or PostgreSQL "

@@ -27,7 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
-from storage.db import Database, StorageError
+from storage.db import Database
+from storage.location import StorageError
 from storage.models import Article, ChangeCounter, ExportConsumer
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from storage.db import StorageError, database_url, describe, sqlite_path
+from storage.location import StorageError, database_url, describe, sqlite_path
 
 CRAWL_LOCK_KEY = (727270002, 0)  # (class, id) of two-int advisory locks; migrations use 727270001
 RUN_LOCK_CLASS = 727270003

@@ -31,7 +31,7 @@ from crawler.cli.common import (
 from crawler.cli.pages import cmd_extract
 from crawler.registry import OutletError
 from pipelines.dedup.params import ParamsMismatch
-from storage.db import StorageError
+from storage.location import StorageError
 
 __all__ = [
     "EXIT_BAD_LINES",

@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.registry import load_registry
-from storage.db import Database, StorageError
+from storage.db import Database
+from storage.location import StorageError
 from storage.outlets import sync_outlets
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3

@@ -22,7 +22,8 @@ from crawler.cli.common import (
     number,
 )
 from storage.clusters import largest_clusters
-from storage.db import Database, database_url
+from storage.db import Database
+from storage.location import database_url
 from storage.stats import outlet_stats
 
 

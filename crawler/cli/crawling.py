@@ -26,7 +26,8 @@ from crawler.cli.common import (
 )
 from crawler.registry import load_registry
 from storage import locks
-from storage.db import Database, StorageError, database_url
+from storage.db import Database
+from storage.location import StorageError, database_url
 from storage.stats import recent_articles
 
 DEMO_PORT = 47265

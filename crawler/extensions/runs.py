@@ -138,7 +138,8 @@ def record_stopped_at_once(reason: str) -> int:
     """Record every run of this process still open as ``interrupted`` (exit 2), when the crawl
     is stopped at once (a second SIGINT) and no spider will close. Runs on its own connections:
     the process's pool may be held by the code the signal interrupted. Returns how many."""
-    from storage.db import Database, database_url
+    from storage.db import Database
+    from storage.location import database_url
 
     recorded = 0
     by_url: dict[str, Database] = {}
