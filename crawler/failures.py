@@ -88,37 +88,34 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
     return type(exc).__name__[:64], detail  # unforeseen: the class names it
 
 
-class TypedRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's redirects; a chain longer than REDIRECT_MAX_TIMES is ``redirect_loop``."""
+class _RefusalAsReason:
+    """Mixed in before one of Scrapy's middlewares: the one ``IgnoreRequest`` its
+    ``process_response`` raises becomes a ``RequestRefused`` with ``refusal_reason``."""
+
+    refusal_reason: str
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
         try:
-            return super().process_response(request, response)
-        except RequestRefused:
-            raise
-        except IgnoreRequest as exc:  # the only refusal it makes
-            raise RequestRefused("redirect_loop", str(exc)) from exc
-
-
-class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
-    """Scrapy's meta-refresh redirects, with the same ``redirect_loop``."""
-
-    def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
-        try:
-            return super().process_response(request, response)
+            return super().process_response(request, response)  # type: ignore[misc]
         except RequestRefused:
             raise
         except IgnoreRequest as exc:
-            raise RequestRefused("redirect_loop", str(exc)) from exc
+            raise RequestRefused(self.refusal_reason, str(exc)) from exc
 
 
-class TypedHttpCompressionMiddleware(HttpCompressionMiddleware):
+class TypedRedirectMiddleware(_RefusalAsReason, RedirectMiddleware):
+    """Scrapy's redirects; a chain longer than REDIRECT_MAX_TIMES is ``redirect_loop``."""
+
+    refusal_reason = "redirect_loop"
+
+
+class TypedMetaRefreshMiddleware(_RefusalAsReason, MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, with the same ``redirect_loop``."""
+
+    refusal_reason = "redirect_loop"
+
+
+class TypedHttpCompressionMiddleware(_RefusalAsReason, HttpCompressionMiddleware):
     """Scrapy's decompression; a body over DOWNLOAD_MAXSIZE once decompressed is ``too_large``."""
 
-    def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
-        try:
-            return super().process_response(request, response)
-        except RequestRefused:
-            raise
-        except IgnoreRequest as exc:  # the only refusal it makes
-            raise RequestRefused("too_large", str(exc)) from exc
+    refusal_reason = "too_large"
