@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from storage.content import ArticleContent
+
 
 @dataclass
 class Discovery:
@@ -55,18 +57,8 @@ class ArticleItem:
     # filled by the normalize pipeline
     canonical_url: str = ""
     aliases: list[str] = field(default_factory=list)
-    # filled by the extract pipeline
-    title: str | None = None
-    author: str | None = None
-    published: datetime | None = None
-    published_source: str | None = None
-    language: str | None = None
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    image: str | None = None
-    site_name: str | None = None
-    text: str = ""
-    text_hash: str = ""
+    # filled by the extract pipeline: the article's own fields (declared in storage.content)
+    content: ArticleContent = field(default_factory=ArticleContent)
     # filled by the dedup pipeline
     dedup: Any = None
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
+from storage.content import ArticleContent, content_values
 from storage.db import Database, dialect_insert
 from storage.models import Article, UrlAlias
 from storage.url_state import set_url_state
@@ -27,17 +28,7 @@ class ArticleRow:
     outlet_id: str
     url: str
     aliases: Sequence[str]
-    title: str | None
-    author: str | None
-    published_at: datetime | None
-    published_source: str | None
-    language: str | None
-    description: str | None
-    tags: Sequence[str]
-    image: str | None
-    site_name: str | None
-    text: str
-    text_hash: str
+    content: ArticleContent
     discovered_via: str | None
     fetched_at: datetime
 
@@ -65,20 +56,7 @@ class StoreHook(Protocol):
 
 
 def _article_values(row: ArticleRow) -> dict[str, Any]:
-    return {
-        "title": row.title,
-        "author": row.author,
-        "published_at": row.published_at,
-        "published_source": row.published_source,
-        "language": row.language,
-        "description": row.description,
-        "tags": list(row.tags),
-        "image": row.image,
-        "site_name": row.site_name,
-        "text": row.text,
-        "text_hash": row.text_hash,
-        "fetched_at": row.fetched_at,
-    }
+    return {**content_values(row.content), "fetched_at": row.fetched_at}
 
 
 def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -> StoreResult:
@@ -112,7 +90,7 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
             select(Article.id, Article.text_hash).where(Article.url == row.url).with_for_update()
         ).one()
         article_id = existing.id
-        if existing.text_hash == row.text_hash:
+        if existing.text_hash == row.content.text_hash:
             outcome = "unchanged"
         else:
             s.execute(update(Article).where(Article.id == article_id).values(**values))

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
+from storage.content import CONTENT_FIELDS, content_of, content_values
 from storage.db import Database
 from storage.location import StorageError
 from storage.models import Article, ChangeCounter, ExportConsumer
@@ -43,26 +44,46 @@ class ExportFilter:
     unique: bool = False  # one article per cluster: the canonical one
 
 
+#: the article's fields (``storage.content``) as exports name them, and those they leave out
+#: (the date's source and the text's hash are the crawl's bookkeeping)
+EXPORT_NAMES = {"published_at": "published"}
+NOT_EXPORTED = frozenset({"published_source", "text_hash"})
+#: every field of an exported record, in order
+EXPORT_FIELDS: tuple[str, ...] = (
+    "id",
+    "url",
+    "outlet",
+    *(EXPORT_NAMES.get(name, name) for name in CONTENT_FIELDS if name not in NOT_EXPORTED),
+    "fetched",
+    "cluster",
+    "duplicate_of",
+    "similarity",
+    "containment",
+    "matched",
+    "coverage",
+    "evidence",
+)
+
+
 @dataclass(frozen=True)
 class ExportRow:
     article: Article
 
     def as_dict(self) -> dict[str, Any]:
         a = self.article
+        content = {
+            EXPORT_NAMES.get(name, name): value
+            for name, value in content_values(content_of(a)).items()
+            if name not in NOT_EXPORTED
+        }
+        if content["published"] is not None:
+            content["published"] = content["published"].isoformat()
         return {
             "id": a.id,
             "url": a.url,
             "outlet": a.outlet_id,
-            "title": a.title,
-            "author": a.author,
-            "published": a.published_at.isoformat() if a.published_at else None,
+            **content,
             "fetched": a.fetched_at.isoformat(),
-            "language": a.language,
-            "description": a.description,
-            "tags": list(a.tags or []),
-            "image": a.image,
-            "site_name": a.site_name,
-            "text": a.text,
             "cluster": a.cluster_id,
             "duplicate_of": a.duplicate_of,
             "similarity": a.similarity,

@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.content import CONTENT_FIELDS
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, on SQLite (which has no time zones) as on PostgreSQL."""
@@ -241,3 +243,9 @@ class ChangeCounter(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+# The article's fields are declared once (storage.content); its table must hold a column for each.
+_missing = set(CONTENT_FIELDS) - set(Article.__table__.columns.keys())
+if _missing:  # pragma: no cover - a programming error, caught by the first import in any test
+    raise RuntimeError(f"articles has no column for {sorted(_missing)} (see storage/content.py)")

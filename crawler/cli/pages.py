@@ -56,7 +56,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
         record.update(
             title=merged.title,
             author=merged.author,
-            date=merged.published.isoformat() if merged.published else None,
+            date=merged.published_at.isoformat() if merged.published_at else None,
             language=merged.language or None,
             description=merged.description,
             text=page.text,

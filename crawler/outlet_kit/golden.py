@@ -190,7 +190,7 @@ def extraction_record(
     return {
         "title": merged.title,
         "author": merged.author,
-        "published": merged.published.isoformat() if merged.published else None,
+        "published": merged.published_at.isoformat() if merged.published_at else None,
         "published_source": merged.published_source,
         "language": merged.language,
         "description": merged.description,

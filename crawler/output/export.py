@@ -40,29 +40,7 @@ from typing import IO, Any, TextIO
 from storage import exports
 
 SCHEMA_VERSION = 2
-FIELDS = (
-    "schema_version",
-    "id",
-    "url",
-    "outlet",
-    "title",
-    "author",
-    "published",
-    "fetched",
-    "language",
-    "description",
-    "tags",
-    "image",
-    "site_name",
-    "text",
-    "cluster",
-    "duplicate_of",
-    "similarity",
-    "containment",
-    "matched",
-    "coverage",
-    "evidence",
-)
+FIELDS = ("schema_version", *exports.EXPORT_FIELDS)
 
 
 def check_fields(fields: Sequence[str] | None) -> tuple[str, ...]:

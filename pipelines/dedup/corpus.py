@@ -30,6 +30,7 @@ from pipelines.dedup.store import DedupContext, ensure_scheme, store_article
 from pipelines.extract.hygiene import clean_text
 from storage.articles import ArticleRow
 from storage.clusters import links_by_url
+from storage.content import ArticleContent
 from storage.db import Database
 from storage.outlets import ensure_outlet
 
@@ -343,17 +344,15 @@ def dedup_jsonl_into_database(
                 outlet_id=outlet,
                 url=url,
                 aliases=[],
-                title=clean_field(doc.get("title") if isinstance(doc.get("title"), str) else None),
-                author=None,
-                published_at=_published(doc),
-                published_source="input" if _published(doc) else None,
-                language=None,
-                description=None,
-                tags=[],
-                image=None,
-                site_name=None,
-                text=text,
-                text_hash=text_hash(text),
+                content=ArticleContent(
+                    title=clean_field(title)
+                    if isinstance(title := doc.get("title"), str)
+                    else None,
+                    published_at=_published(doc),
+                    published_source="input" if _published(doc) else None,
+                    text=text,
+                    text_hash=text_hash(text),
+                ),
                 discovered_via=None,
                 fetched_at=utcnow(),
             )

@@ -32,7 +32,11 @@ class DedupPipeline:
             return item
         try:
             item.dedup = await runtime.run_in_pool(
-                self.crawler.settings, fingerprint, item.text, self.params, timeout=self.timeout
+                self.crawler.settings,
+                fingerprint,
+                item.content.text,
+                self.params,
+                timeout=self.timeout,
             )
         except runtime.WorkerCrashed as exc:  # same reason as in extraction: retried next run
             self.crawler.stats.inc_value("newscrawl/dedup/failed")

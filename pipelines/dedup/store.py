@@ -95,13 +95,13 @@ def _decide(s: Session, row: ArticleRow, dedup: DedupContext) -> Decision:
         keys = dedup.engine.keys(fp)
         exact, anchored, sizes = bands.band_candidates(s, keys, params.stop_postings)
         candidates = rank_candidates(exact, anchored, sizes, len(keys) - 1, params)
-        return dedup.engine.decide_among(fp, row.published_at, candidates, lookup)
-    decision = dedup.engine.decide(fp, row.published_at, new_id_hint=1 << 62, lookup=lookup)
+        return dedup.engine.decide_among(fp, row.content.published_at, candidates, lookup)
+    decision = dedup.engine.decide(fp, row.content.published_at, new_id_hint=1 << 62, lookup=lookup)
     if decision.match is None and not fp.empty:
         # Exact copies stored by another process since this one built its index.
         others = signatures.exact_matches(s, dedup.scheme_id, fp.exact)
         if others:
-            decision = dedup.engine.decide_among(fp, row.published_at, others, lookup)
+            decision = dedup.engine.decide_among(fp, row.content.published_at, others, lookup)
     return decision
 
 
@@ -159,7 +159,7 @@ class _Store:
     def inserted(self, s: Session, article_id: int) -> None:
         dedup = self.dedup
         self.created = True
-        apply_decision(s, article_id, self.decision, self.row.text)
+        apply_decision(s, article_id, self.decision, self.row.content.text)
         values = signature_values(dedup.fingerprint, dedup.engine.params)
         signatures.save_signature(s, article_id, dedup.scheme_id, values, new=True)
         if dedup.shared:

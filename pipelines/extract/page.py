@@ -26,6 +26,7 @@ from pipelines.extract.cleanup import (
     strip_captions,
 )
 from pipelines.extract.hygiene import clean_field, clean_text
+from storage.content import ArticleContent
 
 # htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
 _DATE_PARAMS = {
@@ -221,25 +222,15 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
-@dataclass
-class Reconciled:
-    title: str | None
-    author: str | None
-    published: datetime | None
-    published_source: str | None
-    language: str
-    description: str | None
-    tags: list[str]
-
-
 def reconcile(
     page: PageExtraction,
     discovery: Discovery | None,
     outlet_language: str,
     now: datetime | None = None,
-) -> Reconciled:
-    """Merge page and feed/sitemap metadata. The feed's explicit publication date and headline beat
-    the page's (the page date is a guess by htmldate); a date in the future is never believed."""
+) -> ArticleContent:
+    """The article's fields: the page's text, and its metadata merged with the feed's. The
+    feed's explicit publication date and headline beat the page's (the page date is a guess by
+    htmldate); a date in the future is never believed."""
     d = discovery
     title = clean_field(d.title) if d and d.title else None
     title = title or page.title
@@ -257,12 +248,16 @@ def reconcile(
     description = page.description or (clean_field(d.summary, 5000) if d and d.summary else None)
     tags = list(dict.fromkeys([*(d.tags if d else ()), *page.tags]))
     language = (page.language or outlet_language or "").split("-")[0].lower() or outlet_language
-    return Reconciled(
+    return ArticleContent(
         title=title,
         author=author,
-        published=published,
+        published_at=published,
         published_source=source,
         language=language,
         description=description,
-        tags=tags,
+        tags=tuple(tags),
+        image=page.image,
+        site_name=page.site_name,
+        text=page.text,
+        text_hash=page.text_hash,
     )

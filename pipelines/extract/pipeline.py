@@ -56,18 +56,7 @@ class ExtractPipeline:
         finally:
             runtime.extraction_backlog -= 1
         item.html = ""  # the page is not needed past here; keep items small
-        merged = reconcile(page, item.discovery, outlet.language)
-        item.title = merged.title
-        item.author = merged.author
-        item.published = merged.published
-        item.published_source = merged.published_source
-        item.language = merged.language
-        item.description = merged.description
-        item.tags = merged.tags
-        item.image = page.image
-        item.site_name = page.site_name
-        item.text = page.text
-        item.text_hash = page.text_hash
+        item.content = merged = reconcile(page, item.discovery, outlet.language)
         self.crawler.stats.inc_value("newscrawl/extract/ok")
         self.crawler.stats.inc_value(f"newscrawl/extract/mode/{page.mode}")
         if merged.published_source:

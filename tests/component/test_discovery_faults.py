@@ -25,6 +25,7 @@ from crawler.dates import utcnow
 from crawler.items import FetchFailure
 from crawler.registry import Politeness, Source
 from storage.articles import ArticleRow, store_article
+from storage.content import ArticleContent
 from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
 from storage.url_state import pending_urls, record_discovered, record_failure
@@ -197,23 +198,16 @@ def test_the_per_run_cap_counts_new_work_so_a_backlog_drains_over_runs(db: Datab
 
 
 def article_row(url: str) -> ArticleRow:
+    text_hash = hashlib.sha256(url.encode()).hexdigest()
     return ArticleRow(
-        "probe",
-        url,
-        [],
-        "t",
-        None,
-        None,
-        None,
-        "en",
-        None,
-        [],
-        None,
-        None,
-        f"text of {url}",
-        hashlib.sha256(url.encode()).hexdigest(),
-        None,
-        utcnow(),
+        outlet_id="probe",
+        url=url,
+        aliases=[],
+        content=ArticleContent(
+            title="t", language="en", text=f"text of {url}", text_hash=text_hash
+        ),
+        discovered_via=None,
+        fetched_at=utcnow(),
     )
 
 

@@ -117,12 +117,12 @@ def test_a_killed_worker_loses_only_its_article_and_the_pool_goes_on(fresh_pool:
 
     async def scenario() -> None:
         first = await extract.process_item(article(1))
-        assert first.text and (await dedup.process_item(first)).dedup is not None
+        assert first.content.text and (await dedup.process_item(first)).dedup is not None
 
         kill_workers()  # idle: no article is lost, the pool is rebuilt
         time.sleep(0.5)  # pebble's manager notices within its 0.1 s tick
         second = await extract.process_item(article(2))
-        assert "Story 2 paragraph 0" in second.text
+        assert "Story 2 paragraph 0" in second.content.text
         assert (await dedup.process_item(second)).dedup is not None
 
         slow = asyncio.ensure_future(extract.process_item(article(3, SLOW_PAGE)))
@@ -132,7 +132,7 @@ def test_a_killed_worker_loses_only_its_article_and_the_pool_goes_on(fresh_pool:
             await slow
 
         fourth = await extract.process_item(article(4))
-        assert "Story 4 paragraph 0" in fourth.text
+        assert "Story 4 paragraph 0" in fourth.content.text
         assert (await dedup.process_item(fourth)).dedup is not None
 
     run(scenario())

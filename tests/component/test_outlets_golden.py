@@ -121,11 +121,11 @@ def test_golden_extraction_is_the_extract_pipelines(monkeypatch: pytest.MonkeyPa
     )
     thread.start()
     thread.join()
-    done = result[0]
+    done = result[0].content
     article = expected["article"]
     assert done.title == article["title"]
     assert done.author == article["author"]
-    assert done.published.isoformat() == article["published"]
+    assert done.published_at.isoformat() == article["published"]
     assert done.published_source == article["published_source"]
     assert done.language == article["language"]
     assert done.description == article["description"]

@@ -627,6 +627,7 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from storage.articles import ArticleRow, store_article
+from storage.content import ArticleContent
 from storage.db import Database
 from storage.outlets import sync_outlets
 from crawler.registry import load_registry
@@ -636,8 +637,8 @@ worker = int(sys.argv[2])
 for i in range(150):
     n = i if i % 3 == 0 else worker * 1000 + i  # every third URL is written by all workers
     url = f"https://www.presstv.ir/Detail/2025/01/01/{n}/S"
-    store_article(db, ArticleRow("presstv", url, [], "t", None, None, None, "en", None, [],
-                       None, None, f"text {n}", f"h{n}", None, datetime.now(UTC)))
+    content = ArticleContent(title="t", language="en", text=f"text {n}", text_hash=f"h{n}")
+    store_article(db, ArticleRow("presstv", url, [], content, None, datetime.now(UTC)))
 """
 
 

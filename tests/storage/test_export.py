@@ -273,7 +273,7 @@ def test_a_consumer_receives_every_commit_and_every_revision_once(db: Database) 
     pg = db.dialect == "postgresql"
     other = Database(db.url)  # writer B, on its own connections
     first = store_article(db, story(1)).article_id
-    assert export_to(db, "c1") == [(first, story(1).text)]
+    assert export_to(db, "c1") == [(first, story(1).content.text)]
     with db.write() as a:
         in_a = upsert_article(a, story(2)).article_id
         in_b = store_article(other, story(3)).article_id if pg else None
@@ -327,7 +327,7 @@ def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
                     "first_stored_at, tags) VALUES (:u, 'presstv', :t, :h, '2025-01-01', "
                     "'2025-01-01', '[]')"
                 ),
-                {"u": story(n).url, "t": story(n).text, "h": str(n)},
+                {"u": story(n).url, "t": story(n).content.text, "h": str(n)},
             )
         conn.execute(
             text(

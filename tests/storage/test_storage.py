@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from storage.articles import ArticleRow, store_article
+from storage.content import CONTENT_FIELDS, ArticleContent
 from storage.db import Database
 from storage.models import Article, UrlAlias, UrlState
 from storage.url_state import record_failure, stored_urls
@@ -32,7 +33,10 @@ def row(text: str = "Body text. " * 40, **kw: object) -> ArticleRow:
         "fetched_at": datetime(2025, 1, 1, tzinfo=UTC),
     }
     values.update(kw)
-    return ArticleRow(**values)  # type: ignore[arg-type]
+    # the article's own fields go in its content, the rest describe the row
+    content = {k: values.pop(k) for k in CONTENT_FIELDS if k in values}
+    content["tags"] = tuple(content.get("tags") or ())  # type: ignore[arg-type]
+    return ArticleRow(content=ArticleContent(**content), **values)  # type: ignore[arg-type]
 
 
 def test_schema_upgrade_is_idempotent(db: Database) -> None:

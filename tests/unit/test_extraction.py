@@ -77,17 +77,17 @@ def test_feed_date_and_title_beat_the_page() -> None:
     )
     merged = reconcile(page(title="Page title | Site", date="2025-05-02"), d, "en", now=NOW)
     assert merged.title == "Feed title"
-    assert merged.published == datetime(2025, 5, 1, 9, 30, tzinfo=UTC)
+    assert merged.published_at == datetime(2025, 5, 1, 9, 30, tzinfo=UTC)
     assert merged.published_source == "rss"
 
 
 def test_page_date_used_when_feed_has_none_and_future_dates_are_not_believed() -> None:
     d = Discovery(url="u", source_url="f", source_kind="rss", published=NOW + timedelta(days=30))
     merged = reconcile(page(date="2025-05-02"), d, "en", now=NOW)
-    assert merged.published == datetime(2025, 5, 2, tzinfo=UTC)
+    assert merged.published_at == datetime(2025, 5, 2, tzinfo=UTC)
     assert merged.published_source == "page"
     merged = reconcile(page(date="2031-01-01"), None, "en", now=NOW)
-    assert merged.published is None
+    assert merged.published_at is None
 
 
 def test_sitemap_lastmod_is_the_last_resort() -> None:
@@ -95,7 +95,7 @@ def test_sitemap_lastmod_is_the_last_resort() -> None:
         url="u", source_url="s", source_kind="sitemap", modified=datetime(2025, 4, 1, tzinfo=UTC)
     )
     merged = reconcile(page(), d, "en", now=NOW)
-    assert merged.published == datetime(2025, 4, 1, tzinfo=UTC)
+    assert merged.published_at == datetime(2025, 4, 1, tzinfo=UTC)
     assert merged.published_source == "sitemap_lastmod"
 
 

@@ -1,0 +1,43 @@
+"""The article's own fields, declared once. The extract step produces an ``ArticleContent``
+(``pipelines.extract.page.reconcile``), the crawl item carries it, a store writes it to the
+``articles`` columns of the same names (``storage.models`` checks that they exist), and
+exports read them back by these names. Adding a field: here, a column and a migration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArticleContent:
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    #: where the date came from: "rss", "atom", "sitemap", "page", "<kind>_lastmod", "input"
+    published_source: str | None = None
+    language: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    site_name: str | None = None
+    text: str = ""
+    text_hash: str = ""
+
+
+CONTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleContent))
+
+
+def content_values(content: ArticleContent) -> dict[str, Any]:
+    """The content as column values (tags as a list, as the JSON column holds them)."""
+    values = {name: getattr(content, name) for name in CONTENT_FIELDS}
+    values["tags"] = list(content.tags)
+    return values
+
+
+def content_of(row: Any) -> ArticleContent:
+    """The content of anything with attributes of these names (an ``articles`` row)."""
+    values = {name: getattr(row, name) for name in CONTENT_FIELDS}
+    values["tags"] = tuple(values["tags"] or ())
+    return ArticleContent(**values)
