@@ -1,1 +1,4 @@
-"""Item pipelines, one concern each; see pipelines/README in docs/pipelines.md."""
+"""The processing steps an article goes through, one concern each, in the order
+``crawler/settings.py`` gives them: ``normalize`` (canonical URL, aliases), ``extract/`` (text
+and metadata), ``dedup/`` (fingerprint and cluster), ``store`` (one transaction). See
+docs/architecture.md."""
