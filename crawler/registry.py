@@ -13,12 +13,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cssselect import GenericTranslator, SelectorError
 
-from storage.outlets import OutletRecord
+if TYPE_CHECKING:
+    from storage.outlets import OutletRecord
 
 BUILTIN_DIR = Path(__file__).parent / "outlets"
 OUTLETS_DIR_ENV = "NEWSCRAWL_OUTLETS_DIR"
@@ -92,6 +93,8 @@ class Outlet:
 
     def record(self) -> OutletRecord:
         """The outlet as storage records it (plain values)."""
+        from storage.outlets import OutletRecord  # here: reading outlet files needs no database
+
         sources = [(s.kind, s.url) for s in self.sources]
         return OutletRecord(self.id, self.name, self.homepage, self.language, sources)
 

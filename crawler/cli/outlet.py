@@ -7,15 +7,15 @@ import argparse
 import sys
 from typing import Any
 
-from crawler.outlet_kit.draft import check_outlets, new_outlet
-from crawler.outlet_kit.fetch import ToolError
-from crawler.registry import (
-    OUTLETS_DIR_ENV,
-    OutletError,
-)
+from crawler.registry import OUTLETS_DIR_ENV, OutletError
 
 
 def cmd_outlet_new(args: argparse.Namespace) -> int:
+    # imported here: the outlet kit pulls in lxml, jinja2 and Scrapy, which other commands and
+    # --help do without
+    from crawler.outlet_kit.draft import new_outlet
+    from crawler.outlet_kit.fetch import ToolError
+
     try:
         new_outlet(
             args.id,
@@ -33,6 +33,9 @@ def cmd_outlet_new(args: argparse.Namespace) -> int:
 
 
 def cmd_outlet_check(args: argparse.Namespace) -> int:
+    from crawler.outlet_kit.draft import check_outlets
+    from crawler.outlet_kit.fetch import ToolError
+
     try:
         return check_outlets(args.ids, update=args.update_golden, outlets_dir=args.outlets_dir)
     except (ToolError, OutletError) as exc:
