@@ -4,6 +4,7 @@ corpus), ``export``, ``report`` and ``browse``. Reads open the database read-onl
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -185,10 +186,33 @@ def cmd_browse(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="newscrawl-browse-") as folder:
         meta = write_metadata(db_path, Path(folder))
         print(f"newscrawl browse: http://{args.host}:{args.port}/{db_path.stem}", file=sys.stderr)
+        server = subprocess.Popen(datasette_command(db_path, meta, args.host, args.port))
+        # Stopped by SIGTERM (a service manager, kill) as by Ctrl-C: the server goes with us,
+        # not left holding the port with its temporary folder gone.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            return subprocess.call(datasette_command(db_path, meta, args.host, args.port))
+            return server.wait()
         except KeyboardInterrupt:
             return EXIT_OK
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            _stop(server)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(server: Any) -> None:
+    import subprocess
+
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _delay(seconds: float) -> str:

@@ -69,6 +69,16 @@ def test_datasette_page_loads_canned_query_runs_cluster_visible(crawled: str, br
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    # SIGTERM stopped Datasette too: nothing listens on the port any more
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the Datasette server outlived newscrawl browse on port {port}")
 
 
 def test_browse_refuses_postgresql_with_a_clear_message() -> None:
