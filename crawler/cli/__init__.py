@@ -47,8 +47,18 @@ __all__ = [
 COMMAND_GROUPS = (crawling, pages, corpus, admin, outlet)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newscrawl")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="newscrawl", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"newscrawl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.register(sub)

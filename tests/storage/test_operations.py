@@ -365,3 +365,10 @@ def test_odd_options_are_one_line_and_exit_1(
     assert cli.main([*argv, "--db", str(db)]) == 1
     one_line_error(capsys.readouterr().err, needle)
     assert not db.exists()  # refused before anything was opened or created
+
+
+def test_version_is_the_installed_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"newscrawl {version('newscrawl')}"

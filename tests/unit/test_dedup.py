@@ -250,7 +250,11 @@ def test_dedup_jsonl_command_output(stories: list[list[str]]) -> None:
     assert all(p["text"] and p["units"] >= 16 for p in rows[0]["passages"])
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared research data not present")
+@pytest.mark.skipif(
+    not SHARED.exists(),
+    reason=f"needs the BBC News research set at {SHARED} (the project's shared data folder, "
+    "beside the checkout; not redistributable, so not vendored)",
+)
 def test_real_bbc_duplicates_are_found() -> None:
     """The BBC set holds about 100 exact duplicate bodies: every one must be found."""
     with gzip.open(SHARED, "rt", encoding="utf-8") as fh:
