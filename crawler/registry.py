@@ -90,6 +90,8 @@ class Outlet:
     politeness: Politeness = field(default_factory=Politeness)
     extraction: ExtractionHints = field(default_factory=ExtractionHints)
     path: str = ""
+    #: crawled when no outlet is named (``enabled = false``: only when named)
+    enabled: bool = True
 
     def record(self) -> OutletRecord:
         """The outlet as storage records it (plain values)."""
@@ -126,6 +128,7 @@ _TOP_KEYS = {
     "politeness",
     "extraction",
     "polling",
+    "enabled",
 }
 _REQUIRED = ("id", "name", "homepage", "language", "allowed_domains", "sources")
 
@@ -208,6 +211,9 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
     if not host_allowed(urlsplit(homepage).hostname or "", domains):
         raise OutletError(path, "homepage", "host is outside allowed_domains")
 
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise OutletError(path, "enabled", "must be true or false")
     outlet_polling = _poll_bounds(path, "polling", data.get("polling", {}), PollBounds())
     raw_sources = data["sources"]
     if not isinstance(raw_sources, list) or not raw_sources:
@@ -282,6 +288,7 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
         politeness=politeness,
         extraction=hints,
         path=str(path),
+        enabled=enabled,
     )
 
 

@@ -138,7 +138,14 @@ def prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> li
         raise StorageError(f"cannot write to database {database.engine.url!r}: {exc}") from exc
     finally:
         database.dispose()
-    return list(names) or list(outlets)
+    if names:
+        return list(names)  # named outlets are crawled, enabled or not
+    enabled = [outlet_id for outlet_id, outlet in outlets.items() if outlet.enabled]
+    if not enabled:
+        raise UsageError(
+            "outlet", "every outlet is disabled (enabled = false); name one to crawl it"
+        )
+    return enabled
 
 
 def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> int:

@@ -68,7 +68,8 @@ def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def cmd_outlets(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     for outlet in load_registry(args.outlets_dir).values():
-        print(f"{outlet.id}\t{outlet.name}\t{outlet.language}\t{outlet.path}", file=out)
+        state = "" if outlet.enabled else "\t(disabled: crawled only when named)"
+        print(f"{outlet.id}\t{outlet.name}\t{outlet.language}\t{outlet.path}{state}", file=out)
         for source in outlet.sources:
             print(f"    {source.kind:<13} {source.url}", file=out)
     return EXIT_OK

@@ -70,6 +70,7 @@ def test_user_folder_adds_outlets(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ),
         (('id = "example"', 'id = "other"'), "id", "must equal the file name"),
         (('name = "Example News"\n', ""), "name", "missing required key"),
+        (('language = "en"', 'language = "en"\nenabled = "no"'), "enabled", "true or false"),
     ],
 )
 def test_malformed_outlet_names_file_and_key(
@@ -92,3 +93,27 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(OutletError, match="invalid TOML") as err:
         load_outlet_file(path)
     assert str(path) in str(err.value)
+
+
+def test_a_disabled_outlet_is_crawled_only_when_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user file replaces the built-in Press TV with ``enabled = false``: a crawl of "all"
+    leaves it out (an offline cron run no longer fails on it), naming it still crawls it, and
+    ``newscrawl outlets`` says so."""
+    from crawler import cli
+    from crawler.cli.common import UsageError, prepare
+
+    builtin = load_registry()["presstv"]
+    text = Path(builtin.path).read_text(encoding="utf-8")
+    write(tmp_path, text.replace('language = "en"', 'language = "en"\nenabled = false'), "presstv")
+    write(tmp_path, GOOD)
+    db = f"sqlite:///{tmp_path / 'corpus.db'}"
+    assert prepare(db, str(tmp_path), []) == ["example"]
+    assert prepare(db, str(tmp_path), ["presstv"]) == ["presstv"]
+    assert cli.main(["outlets", "--outlets-dir", str(tmp_path)]) == 0
+    listed = {line.split("\t")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "(disabled" in listed["presstv"] and "(disabled" not in listed["example"]
+    (tmp_path / "example.toml").unlink()
+    with pytest.raises(UsageError, match="every outlet is disabled"):
+        prepare(db, str(tmp_path), [])
