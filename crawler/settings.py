@@ -11,6 +11,8 @@ VERSION = "0.1.0"
 # Spiders come from the outlet registry (crawler/outlets/*.toml and NEWSCRAWL_OUTLETS_DIR).
 SPIDER_MODULES: list[str] = []
 SPIDER_LOADER_CLASS = "crawler.spiderloader.OutletSpiderLoader"
+# `scrapy crawl` exits with the run's exit code, as `newscrawl crawl` does
+COMMANDS_MODULE = "crawler.commands"
 NEWSCRAWL_OUTLETS_DIR = os.environ.get("NEWSCRAWL_OUTLETS_DIR")
 
 # Storage: SQLite file in the working folder unless a database URL is given.

@@ -4,17 +4,24 @@ outlet file, built-in or the user's, without writing a spider class."""
 from __future__ import annotations
 
 import builtins
+import sys
 from typing import Any
 
 from scrapy import Request, Spider
 
-from crawler.registry import Outlet, load_registry
+from crawler.registry import Outlet, OutletError, load_registry
 from spiders.outlet import OutletSpider, spider_class_for
 
 
 class OutletSpiderLoader:
     def __init__(self, settings: Any) -> None:
-        self._outlets: dict[str, Outlet] = load_registry(settings.get("NEWSCRAWL_OUTLETS_DIR"))
+        try:
+            outlets = load_registry(settings.get("NEWSCRAWL_OUTLETS_DIR"))
+        except OutletError as exc:
+            # under `scrapy crawl`/`scrapy list` too: the file and the key on one line, exit 1
+            print(f"newscrawl: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        self._outlets: dict[str, Outlet] = outlets
         self._classes: dict[str, type[OutletSpider]] = {}
 
     @classmethod

@@ -220,7 +220,7 @@ class SharedPolitenessMiddleware:
             and redis_url
             and settings.getbool("NEWSCRAWL_SHARED_POLITENESS", True)
         ):
-            raise NotConfigured("shared politeness: distributed mode only")
+            raise NotConfigured  # distributed mode only; a message would warn on every run
         self.crawler = crawler
         self.stats = crawler.stats
         prefix = settings.get("NEWSCRAWL_REDIS_PREFIX") or "newscrawl"

@@ -273,3 +273,55 @@ def test_interactive_run_shows_a_live_progress_table(
     assert "demo_presstv" in text and "finished" in text
     assert "INFO: Spider opened" not in text  # the table replaces the INFO log lines
     assert "newscrawl: run succeeded (exit 0)" in text
+
+
+DEAD_END = """
+id = "deadend"
+name = "Dead end"
+homepage = "http://deadend.mocknews.localhost:9/"
+language = "en"
+allowed_domains = ["deadend.mocknews.localhost"]
+
+[[sources]]
+kind = "rss"
+url = "http://deadend.mocknews.localhost:9/rss.xml"
+"""
+
+
+def scrapy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    scrapy_bin = Path(sys.executable).with_name("scrapy")
+    return subprocess.run(
+        [str(scrapy_bin), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+
+
+def test_scrapy_crawl_exits_with_the_runs_code_and_a_bad_file_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """``scrapy crawl`` of an outlet whose only source cannot be fetched records a failed run
+    and exits 1, as ``newscrawl crawl`` does (Scrapy's own command exits 0); a malformed outlet
+    file under ``scrapy`` is one line naming the file and the key, not a traceback."""
+    outlets = tmp_path / "outlets"
+    outlets.mkdir()
+    (outlets / "deadend.toml").write_text(DEAD_END, encoding="utf-8")
+    env = {
+        "NEWSCRAWL_OUTLETS_DIR": str(outlets),
+        "NEWSCRAWL_DATABASE_URL": f"sqlite:///{tmp_path / 'corpus.db'}",
+    }
+    done = scrapy("crawl", "deadend", "-s", "LOG_LEVEL=WARNING", env=env)
+    assert done.returncode == 1, done.stderr[-2000:]
+    db = Database(env["NEWSCRAWL_DATABASE_URL"])
+    with db.read() as s:
+        assert [r.status for r in s.scalars(select(CrawlRun))] == ["failed"]
+    db.dispose()
+    (outlets / "bad.toml").write_text('id = "bad"\nname = "Bad"\n', encoding="utf-8")
+    listed = scrapy("list", env=env)
+    assert listed.returncode == 1
+    assert listed.stderr.strip().splitlines() == [
+        f"newscrawl: {outlets / 'bad.toml'}: homepage: missing required key"
+    ]
