@@ -16,6 +16,17 @@ from storage.models import Article, UrlAlias, UrlState
 from storage.urls import url_bytes, url_state_key
 
 
+def _pending(outlet_id: str, max_attempts: int) -> tuple[Any, ...]:
+    """The outlet's URLs still to fetch: discovered and never stored, or failed fewer than
+    ``max_attempts`` times, with the discovery data to send them again."""
+    return (
+        UrlState.outlet_id == outlet_id,
+        UrlState.state.in_(("discovered", "failed")),
+        UrlState.attempts < max_attempts,
+        UrlState.discovery.is_not(None),
+    )
+
+
 def claim_pending_urls(
     db: Database, outlet_id: str, max_attempts: int, idle_seconds: float, limit: int
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -27,13 +38,7 @@ def claim_pending_urls(
     with db.write() as s:
         rows = s.execute(
             select(UrlState.url, UrlState.discovery)
-            .where(
-                UrlState.outlet_id == outlet_id,
-                UrlState.state.in_(("discovered", "failed")),
-                UrlState.attempts < max_attempts,
-                UrlState.discovery.is_not(None),
-                UrlState.updated_at <= cutoff,
-            )
+            .where(*_pending(outlet_id, max_attempts), UrlState.updated_at <= cutoff)
             .order_by(UrlState.first_seen_at)
             .limit(limit)
         ).all()
@@ -114,12 +119,7 @@ def pending_urls(
     with db.read() as s:
         rows = s.execute(
             select(UrlState.url, UrlState.discovery)
-            .where(
-                UrlState.outlet_id == outlet_id,
-                UrlState.state.in_(("discovered", "failed")),
-                UrlState.attempts < max_attempts,
-                UrlState.discovery.is_not(None),
-            )
+            .where(*_pending(outlet_id, max_attempts))
             .order_by(UrlState.first_seen_at)
             .limit(limit)
         ).all()
@@ -131,14 +131,7 @@ def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:
     with db.read() as s:
         return int(
             s.scalar(
-                select(func.count())
-                .select_from(UrlState)
-                .where(
-                    UrlState.outlet_id == outlet_id,
-                    UrlState.state.in_(("discovered", "failed")),
-                    UrlState.attempts < max_attempts,
-                    UrlState.discovery.is_not(None),
-                )
+                select(func.count()).select_from(UrlState).where(*_pending(outlet_id, max_attempts))
             )
             or 0
         )
