@@ -126,6 +126,20 @@ def test_filters_fields_and_unique(corpus: Database) -> None:
     assert bad.returncode == 1 and "unknown field" in bad.stderr
 
 
+def cli_exports_until(url: str, consumer: str, count: int, timeout: float = 30) -> list[str]:
+    """``newscrawl export --consumer`` run until it has given ``count`` lines in all (see
+    ``exports_until``: on PostgreSQL a transaction open elsewhere on the server delays rows)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        done = run_cli("export", "--db", url, "--consumer", consumer)
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines += done.stdout.splitlines()
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)
+
+
 def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_path: Path) -> None:
     url = corpus.url
     failed = run_cli(
@@ -138,8 +152,8 @@ def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_p
         str(tmp_path / "missing" / "x.jsonl"),
     )
     assert failed.returncode != 0
-    first = run_cli("export", "--db", url, "--consumer", "search-index")
-    assert len(first.stdout.splitlines()) == 4  # the failed export did not advance it
+    first = cli_exports_until(url, "search-index", 4)
+    assert len(first) == 4  # the failed export did not advance it
     again = run_cli("export", "--db", url, "--consumer", "search-index")
     assert again.stdout == ""
     store_article(
@@ -151,12 +165,10 @@ def test_consumer_checkpoint_advances_only_after_success(corpus: Database, tmp_p
             text_hash="new",
         ),
     )
-    new = run_cli("export", "--db", url, "--consumer", "search-index")
-    assert [json.loads(x)["url"] for x in new.stdout.splitlines()] == [
-        "https://www.presstv.ir/Detail/2025/02/01/9/N"
-    ]
-    other = run_cli("export", "--db", url, "--consumer", "research")
-    assert len(other.stdout.splitlines()) == 5  # consumers are independent
+    new = cli_exports_until(url, "search-index", 1)
+    assert [json.loads(x)["url"] for x in new] == ["https://www.presstv.ir/Detail/2025/02/01/9/N"]
+    other = cli_exports_until(url, "research", 5)
+    assert len(other) == 5  # consumers are independent
 
 
 def test_warc_archive_reads_back_and_re_extracts_to_the_stored_text(
