@@ -37,6 +37,10 @@ REDIS_URL = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 #: two starts may come this much closer than the delay (the loop's timer resolution, and the
 #: two "workers" sharing one loop: the reply to one may wait for the other's callback)
 TOLERANCE = 0.03
+# Seen at a server, gaps also carry each worker process's scheduling jitter between its claim
+# and its request leaving (70 ms seen with the machine fully loaded). Without the shared limiter
+# two workers' requests interleave at about half the delay, far below this.
+SERVER_JITTER = 0.1
 
 
 @pytest.fixture
@@ -423,7 +427,7 @@ def test_two_worker_processes_hold_an_outlets_delay_at_its_server(
     assert paths.count("/robots.txt") == 2 and paths.count("/rss.xml") == 1, paths
     assert len([p for p in paths if p.startswith("/news/")]) == 6, paths
     gaps = [b - a for a, b in pairwise(times)]
-    assert min(gaps) >= delay - TOLERANCE, [round(g, 3) for g in gaps]
+    assert min(gaps) >= delay - SERVER_JITTER, [round(g, 3) for g in gaps]
     # both workers crawled, each through the shared limiter
     for err in errors:
         assert "'newscrawl/politeness/reserved':" in err, err[-3000:]
