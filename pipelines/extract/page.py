@@ -154,6 +154,25 @@ def choose_text(precise: str, balanced: str | None, feed_summary: str | None) ->
     return precise, "precision"
 
 
+_HTML_LANG_RE = re.compile(
+    r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE
+)
+_META_LANG_RE = re.compile(
+    r"""<meta\b[^>]*http-equiv\s*=\s*["']?content-language["']?[^>]*content\s*=\s*["']?"""
+    r"""([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""",
+    re.IGNORECASE,
+)
+
+
+def declared_language(html: str) -> str | None:
+    """The language the page declares (``<html lang>``, else a Content-Language meta tag), as
+    a BCP 47 tag; None when it declares none. trafilatura reports a language only when asked
+    to detect one."""
+    head = html[:65536]
+    match = _HTML_LANG_RE.search(head) or _META_LANG_RE.search(head)
+    return match.group(1).replace("_", "-") if match else None
+
+
 def extract_page(
     html: str,
     url: str,
@@ -171,6 +190,7 @@ def extract_page(
     Only pages that look wrong pay for a second run."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
+    page_language = declared_language(html)  # before keep_only drops the <html> tag
     html = keep_only(html, keep_selectors)
     prune = _css_to_xpath(drop_selectors)
     doc: Any = _trafilatura(html, url, precision=True, metadata=True, fast=True, prune=prune)
@@ -202,14 +222,14 @@ def extract_page(
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionFailed("text_too_short", f"{len(text)} characters")
     if doc is None:
-        return PageExtraction(text=text, mode=mode)
+        return PageExtraction(text=text, mode=mode, language=page_language)
     return PageExtraction(
         text=text,
         mode=mode,
         title=clean_field(doc.title),
         author=clean_field(doc.author),
         date=doc.date,
-        language=clean_field(doc.language, 16),
+        language=clean_field(doc.language, 16) or page_language,
         description=clean_field(doc.description, 5000),
         tags=[t for t in (clean_field(x, 200) for x in (doc.tags or [])) if t],
         image=clean_field(doc.image),

@@ -102,3 +102,25 @@ def test_sitemap_lastmod_is_the_last_resort() -> None:
 def test_language_falls_back_to_the_outlet() -> None:
     assert reconcile(page(), None, "fr", now=NOW).language == "fr"
     assert reconcile(page(language="en-GB"), None, "fr", now=NOW).language == "en"
+
+
+@pytest.mark.parametrize(
+    ("head", "language"),
+    [
+        ('<html lang="en-GB">', "en-GB"),
+        ("<html class='x' LANG=fa>", "fa"),
+        ('<html><head><meta http-equiv="Content-Language" content="ar_EG">', "ar-EG"),
+        ("<html>", None),
+        ('<html lang="">', None),
+    ],
+)
+def test_the_pages_declared_language_is_read(head: str, language: str | None) -> None:
+    """trafilatura reports no language unless asked to detect one: the page's own
+    declaration stands in, and the reconciled article carries its primary subtag."""
+    body = "".join(
+        f"<p>Paragraph {i} of the article, with enough words to be kept.</p>" * 3 for i in range(8)
+    )
+    html = f"{head}<head><title>T</title></head><body><article>{body}</article></body></html>"
+    extracted = extract_page(html, "https://example.com/a")
+    assert extracted.language == language
+    assert reconcile(extracted, None, "xx").language == (language or "xx").split("-")[0].lower()
