@@ -41,3 +41,24 @@ def content_of(row: Any) -> ArticleContent:
     values = {name: getattr(row, name) for name in CONTENT_FIELDS}
     values["tags"] = tuple(values["tags"] or ())
     return ArticleContent(**values)
+
+
+#: the article's fields (above) as exports name them, and those they leave out
+#: (the date's source and the text's hash are the crawl's bookkeeping)
+EXPORT_NAMES = {"published_at": "published"}
+NOT_EXPORTED = frozenset({"published_source", "text_hash"})
+#: every field of an exported record, in order
+EXPORT_FIELDS: tuple[str, ...] = (
+    "id",
+    "url",
+    "outlet",
+    *(EXPORT_NAMES.get(name, name) for name in CONTENT_FIELDS if name not in NOT_EXPORTED),
+    "fetched",
+    "cluster",
+    "duplicate_of",
+    "similarity",
+    "containment",
+    "matched",
+    "coverage",
+    "evidence",
+)

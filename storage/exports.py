@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
-from storage.content import CONTENT_FIELDS, content_of, content_values
+from storage.content import EXPORT_NAMES, NOT_EXPORTED, content_of, content_values
 from storage.db import Database
 from storage.location import StorageError
 from storage.models import Article, ChangeCounter, ExportConsumer
@@ -42,27 +42,6 @@ class ExportFilter:
     fetched_until: datetime | None = None
     language: str | None = None
     unique: bool = False  # one article per cluster: the canonical one
-
-
-#: the article's fields (``storage.content``) as exports name them, and those they leave out
-#: (the date's source and the text's hash are the crawl's bookkeeping)
-EXPORT_NAMES = {"published_at": "published"}
-NOT_EXPORTED = frozenset({"published_source", "text_hash"})
-#: every field of an exported record, in order
-EXPORT_FIELDS: tuple[str, ...] = (
-    "id",
-    "url",
-    "outlet",
-    *(EXPORT_NAMES.get(name, name) for name in CONTENT_FIELDS if name not in NOT_EXPORTED),
-    "fetched",
-    "cluster",
-    "duplicate_of",
-    "similarity",
-    "containment",
-    "matched",
-    "coverage",
-    "evidence",
-)
 
 
 @dataclass(frozen=True)

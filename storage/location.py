@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
@@ -32,6 +33,11 @@ def database_url(explicit: str | None = None) -> str:
 
 
 def parse_url(url: str) -> URL:
+    # SQLAlchemy is imported here, not above: naming a database (the CLI's messages, --help)
+    # should not cost the 150 ms of importing it
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:

@@ -16,8 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from crawler.cli import admin, corpus, crawling, outlet, pages
 from crawler.cli.common import (
     EXIT_BAD_LINES,
@@ -29,8 +27,6 @@ from crawler.cli.common import (
     UsageError,
 )
 from crawler.cli.pages import cmd_extract
-from crawler.registry import OutletError
-from pipelines.dedup.params import ParamsMismatch
 from storage.location import StorageError
 
 __all__ = [
@@ -79,12 +75,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newscrawl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, OutletError, StorageError, ParamsMismatch) as exc:
+    except (UsageError, StorageError) as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        return _report(exc)
+    return code
+
+
+def _report(exc: Exception) -> int:
+    """The errors a command may end with, each one line and exit 1; anything else is a bug and
+    raised as it is. Their modules are imported only now: ``--help`` needs none of them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.registry import OutletError
+    from pipelines.dedup.params import ParamsMismatch
+
+    if isinstance(exc, OutletError | ParamsMismatch):
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(exc, SQLAlchemyError):
         # a database that fails mid-command (damaged pages, a server gone): one line, no trace
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"newscrawl: database error: {reason}", file=sys.stderr)
         return EXIT_FAILED
-    return code
+    raise exc

@@ -7,10 +7,11 @@ import argparse
 from typing import Any
 
 from crawler.cli.common import EXIT_OK, add_db_option, add_set_option, overrides, scrapy_settings
-from storage.db import Database
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    from storage.db import Database
+
     settings = scrapy_settings(args.db, None, **overrides(args.set))
     db = Database(args.db)
     print(f"database {db.name} is at the newest schema")

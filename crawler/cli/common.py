@@ -9,12 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from crawler.registry import load_registry
-from storage.db import Database
 from storage.location import StorageError
-from storage.outlets import sync_outlets
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED = 0, 1, 2, 3
 #: ``newscrawl dedup``: done, with the bad lines named on stderr skipped
@@ -127,6 +122,12 @@ def overrides(pairs: Sequence[str] | None) -> dict[str, str]:
 
 def prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> list[str]:
     """Validate the registry and the database before Scrapy starts: errors are one clear line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.registry import load_registry
+    from storage.db import Database
+    from storage.outlets import sync_outlets
+
     outlets = load_registry(outlets_dir)
     unknown = [n for n in names if n not in outlets]
     if unknown:

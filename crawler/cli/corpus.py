@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from crawler.cli.common import (
     DAYS,
@@ -22,13 +22,15 @@ from crawler.cli.common import (
     add_db_option,
     number,
 )
-from storage.clusters import largest_clusters
-from storage.db import Database
 from storage.location import database_url
-from storage.stats import outlet_stats
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 def print_stats(db: Database, out: TextIO | None = None) -> None:
+    from storage.stats import outlet_stats
+
     out = out or sys.stdout
     rows = outlet_stats(db)
     print(
@@ -45,6 +47,8 @@ def print_stats(db: Database, out: TextIO | None = None) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from storage.db import Database
+
     print_stats(Database(args.db, readonly=True))
     return EXIT_OK
 
@@ -58,6 +62,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
         dedup_jsonl,
         dedup_jsonl_into_database,
     )
+    from storage.db import Database
 
     if args.window is not None and args.window < 1:
         raise UsageError("--window", "must be at least 1 document")
@@ -100,6 +105,7 @@ def _date(value: str | None, flag: str) -> datetime | None:
 def cmd_export(args: argparse.Namespace) -> int:
     from crawler.output import export
     from storage import exports
+    from storage.db import Database
 
     try:
         fields = export.check_fields(args.fields.split(",") if args.fields else None)
@@ -149,6 +155,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from crawler.output.export import open_output, write_error
     from crawler.output.report import render
+    from storage.db import Database
     from storage.reports import gather
 
     db = Database(args.db, readonly=True)
@@ -172,6 +179,7 @@ def cmd_browse(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
     from crawler.output.browse import datasette_command, write_metadata
+    from storage.db import Database
 
     url = make_url(database_url(args.db))
     if url.get_backend_name() != "sqlite" or not url.database:
@@ -240,6 +248,8 @@ def _why(evidence: dict[str, Any] | None, matched: int | None) -> str:
 
 def cmd_clusters(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from crawler.dates import utcnow
+    from storage.clusters import largest_clusters
+    from storage.db import Database
 
     out = out or sys.stdout
     since = utcnow() - timedelta(days=args.days) if args.days else None

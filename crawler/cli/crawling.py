@@ -24,16 +24,14 @@ from crawler.cli.common import (
     run_crawl,
     scrapy_settings,
 )
-from crawler.registry import load_registry
-from storage import locks
-from storage.db import Database
 from storage.location import StorageError, database_url
-from storage.stats import recent_articles
 
 DEMO_PORT = 47265
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from storage import locks
+
     if args.warc:
         from crawler.extensions.warc import WarcFolderError, check_folder
 
@@ -100,6 +98,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     from crawler import runtime
     from crawler.distributed import Scheduler
+    from crawler.registry import load_registry
 
     url, settings = _distributed(args)
     names = prepare(url, args.outlets_dir, args.outlets)
@@ -130,6 +129,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.cli.corpus import print_stats
     from crawler.demo import mockweb
+    from storage.db import Database
+    from storage.stats import recent_articles
 
     try:
         server, web = mockweb.serve(port=args.port)

@@ -35,12 +35,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from storage import exports
+from storage.content import EXPORT_FIELDS
+
+if TYPE_CHECKING:
+    from storage import exports
 
 SCHEMA_VERSION = 2
-FIELDS = ("schema_version", *exports.EXPORT_FIELDS)
+FIELDS = ("schema_version", *EXPORT_FIELDS)
 
 
 def check_fields(fields: Sequence[str] | None) -> tuple[str, ...]:
