@@ -95,7 +95,12 @@ class AddressPolicyMiddleware:
                 return  # the download will fail on the same name, with its own reason
             address = ipaddress.ip_address(resolved)
         if not self.allowed(address, port):
-            self._refuse(request, f"{host} resolves to non-public address {address}")
+            endpoint = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+            self._refuse(
+                request,
+                f"{host} resolves to non-public address {address} (to crawl it on purpose, "
+                f"allow it: NEWSCRAWL_ALLOWED_ADDRESSES={endpoint})",
+            )
 
     def _refuse(self, request: Request, why: str) -> None:
         self.crawler.stats.inc_value("newscrawl/safety/blocked_address")

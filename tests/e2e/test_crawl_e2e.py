@@ -315,6 +315,8 @@ def test_scrapy_crawl_exits_with_the_runs_code_and_a_bad_file_is_one_line(
     }
     done = scrapy("crawl", "deadend", "-s", "LOG_LEVEL=WARNING", env=env)
     assert done.returncode == 1, done.stderr[-2000:]
+    # the refusal of a loopback address says how to allow it
+    assert "NEWSCRAWL_ALLOWED_ADDRESSES=127.0.0.1:9" in done.stderr, done.stderr[-2000:]
     db = Database(env["NEWSCRAWL_DATABASE_URL"])
     with db.read() as s:
         assert [r.status for r in s.scalars(select(CrawlRun))] == ["failed"]
