@@ -63,6 +63,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.distributed.queues import DEFAULT_PREFIX
 from crawler.middlewares.robots import CRAWL_DELAY_META
 
 logger = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ class SharedPolitenessMiddleware:
             raise NotConfigured  # distributed mode only; a message would warn on every run
         self.crawler = crawler
         self.stats = crawler.stats
-        prefix = settings.get("NEWSCRAWL_REDIS_PREFIX") or "newscrawl"
+        prefix = settings.get("NEWSCRAWL_REDIS_PREFIX") or DEFAULT_PREFIX
         self.limiter = HostLimiter(redis_url, prefix)
         self.delay = settings.getfloat("DOWNLOAD_DELAY")
         self.concurrency = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")

@@ -60,23 +60,26 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def address_allowed(address: IPAddress, port: int, allowed: list[str]) -> bool:
+    """The address policy: a public address, or one ``NEWSCRAWL_ALLOWED_ADDRESSES`` lists."""
+    if is_public(address):
+        return True
+    networks, endpoints = parse_allowed(allowed)
+    return (address, port) in endpoints or any(address in net for net in networks)
+
+
 class AddressPolicyMiddleware:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.networks, self.endpoints = parse_allowed(
-            crawler.settings.getlist("NEWSCRAWL_ALLOWED_ADDRESSES")
-        )
+        self.allowed_addresses = crawler.settings.getlist("NEWSCRAWL_ALLOWED_ADDRESSES")
+        parse_allowed(self.allowed_addresses)  # a malformed entry fails the crawl at its start
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AddressPolicyMiddleware:
         return cls(crawler)
 
     def allowed(self, address: IPAddress, port: int) -> bool:
-        if is_public(address):
-            return True
-        if (address, port) in self.endpoints:
-            return True
-        return any(address in net for net in self.networks)
+        return address_allowed(address, port, self.allowed_addresses)
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
         parts = urlparse_cached(request)

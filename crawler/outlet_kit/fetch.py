@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import crawler.settings as project_settings
-from crawler.middlewares.safety import is_public, parse_allowed
+from crawler.middlewares.safety import address_allowed
 from crawler.urls import is_fetchable
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
@@ -38,15 +38,10 @@ def _check_address(url: str) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise ToolError(f"cannot fetch {url}: cannot resolve {host} ({exc})") from exc
-    allowed = os.environ.get("NEWSCRAWL_ALLOWED_ADDRESSES", "").split(",")
-    networks, endpoints = parse_allowed([a for a in allowed if a.strip()])
+    allowed = [a for a in os.environ.get("NEWSCRAWL_ALLOWED_ADDRESSES", "").split(",") if a.strip()]
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not (
-            is_public(address)
-            or (address, port) in endpoints
-            or any(address in net for net in networks)
-        ):
+        if not address_allowed(address, port, allowed):
             raise ToolError(
                 f"cannot fetch {url}: {host} resolves to non-public address {address} "
                 f"(allow it in NEWSCRAWL_ALLOWED_ADDRESSES)"
