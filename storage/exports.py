@@ -22,13 +22,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
 from storage.content import EXPORT_NAMES, NOT_EXPORTED, content_of, content_values
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.location import StorageError
 from storage.models import Article, ChangeCounter, ExportConsumer
 
@@ -167,9 +166,8 @@ def advance_consumer(
     """Move a consumer's checkpoint forward (never back), after a successful export."""
     with db.write() as s:
         dialect = s.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         now = utcnow()
-        stmt = insert(ExportConsumer).values(
+        stmt = dialect_insert(s, ExportConsumer).values(
             name=name,
             next_change=until,
             last_article_id=last_article_id,
