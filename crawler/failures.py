@@ -72,20 +72,70 @@ _REASONS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
 )
 
 
+def reason_of(exc: BaseException) -> str:
+    """The reason code of an exception raised by a download."""
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, RequestRefused):
+        return exc.reason
+    if isinstance(exc, IgnoreRequest):
+        return "ignored"
+    for classes, reason in _REASONS:
+        if isinstance(exc, classes):
+            return reason
+    return type(exc).__name__[:64]  # unforeseen: the class names it
+
+
 def failure_reason(failure: Failure) -> tuple[str, str]:
     """A short, stable reason code for URL state, and a human detail."""
     exc = failure.value
     if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}", str(exc.response.url)
-    detail = str(exc)[:500]
-    if isinstance(exc, RequestRefused):
-        return exc.reason, detail
-    if isinstance(exc, IgnoreRequest):
-        return "ignored", detail
-    for classes, reason in _REASONS:
-        if isinstance(exc, classes):
-            return reason, detail
-    return type(exc).__name__[:64], detail  # unforeseen: the class names it
+        return reason_of(exc), str(exc.response.url)
+    return reason_of(exc), str(exc)[:500]
+
+
+_PLAIN = {
+    "dns_error": "DNS lookup failed",
+    "timeout": "timed out",
+    "connection_refused": "connection refused",
+    "connection_lost": "connection lost",
+    "truncated": "response cut short",
+    "too_large": "response too large",
+    "robots_unreachable": "robots.txt unreachable",
+    "robots_disallowed": "disallowed by robots.txt",
+    "blocked_address": "address not allowed (NEWSCRAWL_ALLOWED_ADDRESSES)",
+}
+
+
+#: the stats key holding the first failed source of a run ("URL: detail")
+FIRST_SOURCE_FAILURE = "newscrawl/source/first_failure"
+_SOURCE_FAILED = "newscrawl/source/failed/"
+
+
+def run_failure(close_reason: str, stats: dict[str, Any]) -> str | None:
+    """Why a spider's run failed, in words for its run row and the crawl's summary; None when
+    nothing failed."""
+    if error := stats.get("newscrawl/storage_error"):
+        return f"storage error: {error}"
+    if error := stats.get("newscrawl/warc_error"):
+        return f"WARC error: {error}"
+    if stats.get("newscrawl/source/failed") and not stats.get("newscrawl/source/ok"):
+        counts = sorted(
+            (key.removeprefix(_SOURCE_FAILED), int(n))
+            for key, n in stats.items()
+            if key.startswith(_SOURCE_FAILED)
+        )
+        words = ", ".join(f"{plain_reason(r)} x{n}" for r, n in counts)
+        first = stats.get(FIRST_SOURCE_FAILURE)
+        return f"no source answered ({words})" + (f"; first: {first}" if first else "")
+    return None
+
+
+def plain_reason(reason: str) -> str:
+    """A reason code in words, for people: ``http_503`` is "HTTP 503"."""
+    if reason.startswith("http_") and reason[5:].isdigit():
+        return f"HTTP {reason[5:]}"
+    return _PLAIN.get(reason, reason.replace("_", " "))
 
 
 class _RefusalAsReason:

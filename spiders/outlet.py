@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
-from crawler.failures import failure_reason
+from crawler.failures import FIRST_SOURCE_FAILURE, failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet
@@ -224,6 +224,10 @@ class OutletSpider(SharedQueueWorker, Spider):
         reason, detail = failure_reason(failure)
         self._inc("source/failed")
         self._inc(f"source/failed/{reason}")
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats.get_value(FIRST_SOURCE_FAILURE) is None:
+            # kept for the run's row and summary: which source failed first, and why
+            crawler.stats.set_value(FIRST_SOURCE_FAILURE, f"{request.url}: {detail[:300]}")
         logger.error(
             "%s: could not fetch source %s: %s (%s)", self.name, request.url, reason, detail
         )

@@ -21,6 +21,8 @@ class OutletStats:
     failed_urls: int
     latest_published: datetime | None
     last_run_status: str | None
+    #: why the last run failed, as recorded (None when it did not)
+    last_run_message: str | None = None
 
 
 def outlet_stats(db: Database) -> list[OutletStats]:
@@ -52,12 +54,13 @@ def outlet_stats(db: Database) -> list[OutletStats]:
         )
         last_ids = select(func.max(CrawlRun.id)).group_by(CrawlRun.outlet_id)
         last_runs = s.execute(
-            select(CrawlRun.outlet_id, CrawlRun.id, CrawlRun.status).where(
+            select(CrawlRun.outlet_id, CrawlRun.id, CrawlRun.status, CrawlRun.message).where(
                 CrawlRun.id.in_(last_ids)
             )
         ).all()
     gone = set(abandoned_runs(db)) if any(r.status == "running" for r in last_runs) else set()
     last_status = {r.outlet_id: "abandoned" if r.id in gone else r.status for r in last_runs}
+    failures = {r.outlet_id: r.message for r in last_runs if r.status == "failed"}
     result = []
     for oid in sorted(set(outlet_ids) | set(articles)):
         latest_value = latest.get(oid)
@@ -71,6 +74,7 @@ def outlet_stats(db: Database) -> list[OutletStats]:
                 failed_urls=failed.get(oid, 0),
                 latest_published=latest_value,
                 last_run_status=last_status.get(oid),
+                last_run_message=failures.get(oid),
             )
         )
     return result

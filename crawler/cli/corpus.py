@@ -44,6 +44,9 @@ def print_stats(db: Database, out: TextIO | None = None) -> None:
             f"{latest:<16}  {r.last_run_status or '-'}",
             file=out,
         )
+    for r in rows:
+        if r.last_run_message:
+            print(f"{r.outlet_id}: last run failed: {r.last_run_message}", file=out)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

@@ -11,12 +11,15 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler import runtime
+from crawler.failures import run_failure
 from storage.outlets import sync_outlets
 from storage.runs import finish_run, mark_abandoned_runs, start_run
 from storage.url_state import pending_count
 
 logger = logging.getLogger(__name__)
 
+#: the stats key holding why the run failed (also its row's message)
+RUN_FAILURE = "newscrawl/run_failure"
 #: close reasons that mean "the run did its job"
 SUCCESS_REASONS = frozenset({"finished"})
 INTERRUPTED_REASONS = frozenset({"shutdown", "cancelled"})
@@ -97,7 +100,11 @@ class CrawlRunRecorder:
         self.crawler.stats.set_value("newscrawl/exit_code", exit_code)
         counts = _counts(stats)
         db = runtime.database(self.crawler.settings)
-        message = stats.get("newscrawl/storage_error") or stats.get("newscrawl/warc_error")
+        message = run_failure(reason, stats)
+        if status == "failed" and message is None:
+            message = f"closed: {reason}"
+        if message is not None:
+            self.crawler.stats.set_value(RUN_FAILURE, message)
         try:
             if reason == TIME_LIMIT_REASON:
                 pending = pending_count(
@@ -121,6 +128,8 @@ class CrawlRunRecorder:
         except Exception as exc:  # the database may be what failed; say so, do not hide it
             logger.error("could not record the end of crawl run %s: %s", self.run_id, exc)
         CrawlRunRecorder.open.discard(self)
+        if status == "failed":
+            logger.error("%s: run %s failed: %s", spider.name, self.run_id, message)
         logger.info(
             "%s: run %s %s (%s): stored %d, unchanged %d, known skipped %d, failed %d",
             spider.name,

@@ -38,7 +38,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.python import to_unicode
 
-from crawler.failures import RequestRefused
+from crawler.failures import RequestRefused, reason_of
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             logger.info("robots.txt of %s not fetched (%s): no rules", netloc, exc)
             return HostRules()
         except Exception as exc:
-            return self._unreachable(netloc, f"{type(exc).__name__}: {exc}")
+            return self._unreachable(netloc, f"{reason_of(exc)}: {exc}")
         status = response.status
         self._stats.inc_value("robotstxt/response_count")
         self._stats.inc_value(f"robotstxt/response_status_count/{status}")

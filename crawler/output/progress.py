@@ -18,6 +18,8 @@ class OutletProgress:
     duplicates: int
     failed: int
     state: str
+    #: why the run failed, in words (None unless it failed)
+    failure: str | None = None
 
     @classmethod
     def of(cls, crawler: Any) -> OutletProgress:
@@ -26,7 +28,9 @@ class OutletProgress:
         def n(key: str) -> int:
             return int(stats.get(key, 0))
 
-        if "finish_reason" in stats:
+        if stats.get("newscrawl/exit_code") == 1:
+            state = "failed"
+        elif "finish_reason" in stats:
             state = str(stats["finish_reason"])
         elif crawler.crawling:
             state = "crawling"
@@ -40,6 +44,7 @@ class OutletProgress:
             duplicates=n("newscrawl/dedup/duplicates"),
             failed=n("newscrawl/store/failures_recorded"),
             state=state,
+            failure=stats.get("newscrawl/run_failure"),
         )
 
 
@@ -91,7 +96,8 @@ class LiveProgress:
 def summary_line(crawlers: Sequence[Any], exit_code: int) -> str:
     rows = [OutletProgress.of(c) for c in crawlers]
     status = {0: "succeeded", 1: "failed", 2: "interrupted"}.get(exit_code, "failed")
-    problems = [r.outlet for r in rows if r.state not in ("finished", "time_limit")]
+    failed = [r for r in rows if r.state == "failed"]
+    problems = [r.outlet for r in rows if r.state not in ("finished", "time_limit", "failed")]
     limited = [r.outlet for r in rows if r.state == "time_limit"]
     return (
         f"newscrawl: run {status} (exit {exit_code}): {len(rows)} outlets, "
@@ -99,4 +105,5 @@ def summary_line(crawlers: Sequence[Any], exit_code: int) -> str:
         f"{sum(r.duplicates for r in rows)} duplicates, {sum(r.failed for r in rows)} failed"
         + (f"; stopped at the time limit: {', '.join(limited)}" if limited else "")
         + (f"; not finished: {', '.join(problems)}" if problems else "")
+        + "".join(f"\n  {r.outlet} failed: {r.failure or 'see the log'}" for r in failed)
     )

@@ -308,6 +308,34 @@ def test_b4_robots_policy(
         assert o.requests_to("/news/1") == 0 and o.requests_to("/rss.xml") == 0
 
 
+def test_b5_a_run_that_reached_no_source_says_which_outlet_failed_and_why(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    """Every source of one outlet fails (its robots.txt answers 503) while another outlet is
+    crawled: the summary, the run row and ``newscrawl stats`` name the failed outlet and why."""
+    down, up = outlet("b5_down"), outlet("b5_up")
+    down.feed([down.article(1)])
+    down.robots = {"status": 503, "body": "down"}
+    up.feed([up.article(1)])
+    up.write()
+    down.write()
+    result = run_cli(
+        *("crawl", "b5_down", "b5_up", "--db", sqlite_url, "--outlets-dir", str(down.folder)),
+        *("--set", "DOWNLOAD_TIMEOUT=3", "--set", "RETRY_TIMES=1"),
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    summary = result.stderr[result.stderr.index("newscrawl: run failed") :]
+    assert "b5_down failed: no source answered (robots.txt unreachable x" in summary
+    assert "robots_unreachable: HTTP 503" in summary and "b5_up" not in summary
+    db = Database(sqlite_url)
+    with db.read() as s:
+        (run,) = s.scalars(select(CrawlRun).where(CrawlRun.outlet_id == "b5_down")).all()
+    db.dispose()
+    assert run.status == "failed" and run.message and "robots.txt unreachable" in run.message
+    stats = run_cli("stats", "--db", sqlite_url)
+    assert "b5_down: last run failed: no source answered" in stats.stdout
+
+
 # -- C: XML, feeds, sitemaps -----------------------------------------------------------------------
 
 LOL = """<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

@@ -40,3 +40,23 @@ def test_too_many_redirects_is_a_typed_redirect_loop() -> None:
     with pytest.raises(RequestRefused) as refused:
         middleware.process_response(request, response)
     assert refused.value.reason == "redirect_loop"
+
+
+def test_run_failure_names_why_no_source_answered() -> None:
+    from crawler.failures import FIRST_SOURCE_FAILURE, run_failure
+
+    stats = {
+        "newscrawl/source/failed": 3,
+        "newscrawl/source/failed/robots_unreachable": 2,
+        "newscrawl/source/failed/http_404": 1,
+        FIRST_SOURCE_FAILURE: "http://x/rss.xml: robots_unreachable: dns_error: no such host",
+    }
+    assert run_failure("finished", stats) == (
+        "no source answered (HTTP 404 x1, robots.txt unreachable x2); "
+        "first: http://x/rss.xml: robots_unreachable: dns_error: no such host"
+    )
+    assert run_failure("finished", {**stats, "newscrawl/source/ok": 1}) is None  # one answered
+    assert run_failure("finished", {"newscrawl/storage_error": "disk full"}) == (
+        "storage error: disk full"
+    )
+    assert run_failure("finished", {}) is None
