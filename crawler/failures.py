@@ -91,6 +91,8 @@ def failure_reason(failure: Failure) -> tuple[str, str]:
     exc = failure.value
     if isinstance(exc, HttpError):
         return reason_of(exc), str(exc.response.url)
+    if exc is None:  # a Failure always carries its exception; the type says it may not
+        return "unknown", ""
     return reason_of(exc), str(exc)[:500]
 
 
