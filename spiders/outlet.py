@@ -285,7 +285,7 @@ class OutletSpider(SharedQueueWorker, Spider):
     def _bad_url(self, url: str, exc: ValueError) -> FetchFailure:
         reason = exc.reason if isinstance(exc, BadUrl) else "bad_url"
         self._inc(f"discovery/{reason}")
-        logger.info("%s: article link %s skipped: %s (%s)", self.name, url[:200], reason, exc)
+        logger.debug("%s: article link %s skipped: %s (%s)", self.name, url[:200], reason, exc)
         return FetchFailure(self.outlet.id, url, reason, str(exc)[:500])
 
     # Article callbacks return lists, not generators: Scrapy re-reads a generator callback's source
@@ -327,7 +327,7 @@ class OutletSpider(SharedQueueWorker, Spider):
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
         url = request.meta.get("canonical_url") or request.url  # the key of its URL state
         self._inc(f"article/failed/{reason}")
-        logger.info("%s: article %s not fetched: %s", self.name, url, reason)
+        logger.debug("%s: article %s not fetched: %s", self.name, url, reason)
         return [FetchFailure(self.outlet.id, url, reason, detail)]
 
 

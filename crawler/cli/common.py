@@ -4,6 +4,7 @@ parser and its number types, the Scrapy settings of a run, and starting a crawl.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -149,6 +150,20 @@ def prepare(db: str | None, outlets_dir: str | None, names: Sequence[str]) -> li
     return enabled
 
 
+#: loggers whose INFO lines are the framework's per-request detail: under cron they log
+#: warnings and errors only, so that a quiet run writes a line per outlet and the summary
+FRAMEWORK_LOGGERS = ("scrapy", "twisted", "py.warnings", "filelock")
+
+
+def _below_warning(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+def quiet_framework_logs(names: Sequence[str] = FRAMEWORK_LOGGERS) -> None:
+    for name in names:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> int:
     """Crawl the named outlets in one Scrapy process; the worst run's exit code. On a terminal
     a live table shows progress (and only warnings are logged); otherwise plain log lines.
@@ -160,9 +175,20 @@ def run_crawl(names: Sequence[str], settings: Any, live: bool | None = None) -> 
     from crawler.shutdown import SignalStop
 
     live = sys.stderr.isatty() if live is None else live
-    if live and settings.getpriority("LOG_LEVEL") < 40:  # not chosen on the command line
+    # the log level was not chosen (--set LOG_LEVEL=..., $NEWSCRAWL_LOG_LEVEL)
+    default_level = (
+        settings.getpriority("LOG_LEVEL") < 40 and "NEWSCRAWL_LOG_LEVEL" not in os.environ
+    )
+    if live and default_level:
         settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    quiet = not live and default_level
+    if quiet:
+        # Scrapy's start-up lines are logged inside CrawlerProcess(), whose logging set-up
+        # resets the levels of the "scrapy" loggers but keeps their filters
+        logging.getLogger("scrapy.utils.log").addFilter(_below_warning)
     process = CrawlerProcess(settings)
+    if quiet:
+        quiet_framework_logs()
     crawlers = []
     for name in names:
         crawler = process.create_crawler(name)

@@ -258,7 +258,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             response = await self.crawler.engine.download_async(robots_request)
         except IgnoreRequest as exc:
             # refused (the address policy) or redirected too often: "unavailable", no rules
-            logger.info("robots.txt of %s not fetched (%s): no rules", netloc, exc)
+            logger.debug("robots.txt of %s not fetched (%s): no rules", netloc, exc)
             return HostRules()
         except Exception as exc:
             return self._unreachable(netloc, f"{reason_of(exc)}: {exc}")

@@ -133,7 +133,7 @@ class OffsiteRedirectMiddleware(OffsiteMiddleware):
         origin = (request.meta.get("redirect_urls") or [None])[0]
         if origin is not None:
             self.stats.inc_value("newscrawl/safety/offsite_redirect")
-            logger.info("refused redirect off the outlet: %s -> %s", origin, request.url)
+            logger.debug("refused redirect off the outlet: %s -> %s", origin, request.url)
             raise RequestRefused("offsite_redirect", f"{request.url} (redirected from {origin})")
         raise RequestRefused("offsite", repr(urlparse_cached(request).hostname))
 

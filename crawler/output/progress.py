@@ -76,6 +76,8 @@ class LiveProgress:
         from twisted.internet import task
 
         self.crawlers = crawlers
+        self.stream = stream
+        self.moved: list[Any] = []
         self.live = Live(table([]), console=Console(file=stream), refresh_per_second=4)
         self.loop = task.LoopingCall(self.refresh)
 
@@ -83,13 +85,24 @@ class LiveProgress:
         self.live.update(table([OutletProgress.of(c) for c in self.crawlers]))
 
     def start(self) -> None:
+        import logging
+        import sys
+
         self.live.start()
+        # Log handlers made before the table write to the terminal behind its back, and their
+        # lines land glued to its border; through rich's proxy they print above it.
+        for handler in logging.root.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                handler.setStream(sys.stderr)
+                self.moved.append(handler)
         self.loop.start(0.5, now=True)
 
     def stop(self) -> None:
         if self.loop.running:
             self.loop.stop()
         self.refresh()
+        for handler in self.moved:
+            handler.setStream(self.stream)
         self.live.stop()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -216,34 +218,38 @@ def test_cron_run_writes_plain_logs_and_one_summary_line(
         "crawl", "demo_presstv", "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)
     )
     assert result.returncode == 0
-    assert "[scrapy.core.engine] INFO: Spider opened" in result.stderr  # plain log lines
-    summary = [line for line in result.stderr.splitlines() if line.startswith("newscrawl: run ")]
+    lines = result.stderr.splitlines()
+    # under cron: a line per outlet and the summary; Scrapy's per-request detail is not logged
+    assert len(lines) == 2, result.stderr[-3000:]
+    assert "[crawler.extensions.runs] INFO: demo_presstv: run " in lines[0]
+    assert "finished (finished): stored 6" in lines[0]
+    summary = [line for line in lines if line.startswith("newscrawl: run ")]
     assert summary == [
         "newscrawl: run succeeded (exit 0): 1 outlets, " + summary[0].split(": 1 outlets, ")[1]
     ]
     assert "6 stored" in summary[0]
 
 
-def test_interactive_run_shows_a_live_progress_table(
+def test_a_chosen_log_level_gives_scrapys_own_log_lines(
     mock_server: MockServer, sqlite_url: str
 ) -> None:
+    result = run_cli(
+        *("crawl", "demo_presstv", "--db", sqlite_url, "--set", "LOG_LEVEL=INFO"),
+        *("--outlets-dir", str(mock_server.outlets_dir)),
+    )
+    assert result.returncode == 0
+    assert "[scrapy.core.engine] INFO: Spider opened" in result.stderr
+
+
+def run_on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run ``newscrawl ARGS`` on a pseudo-terminal; its exit code and everything it showed."""
     import pty
     import select as select_mod
 
     controller, terminal = pty.openpty()
     env = {**os.environ, "NEWSCRAWL_EXTRACT_WORKERS": "1", "COLUMNS": "120"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler.cli",
-            "crawl",
-            "demo_presstv",
-            "--db",
-            sqlite_url,
-            "--outlets-dir",
-            str(mock_server.outlets_dir),
-        ],
+        [sys.executable, "-m", "crawler.cli", *args],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -266,13 +272,51 @@ def test_interactive_run_shows_a_live_progress_table(
         output += chunk
     proc.wait(timeout=60)
     os.close(controller)
-    text = output.decode("utf-8", "replace")
-    assert proc.returncode == 0
+    return proc.returncode, output.decode("utf-8", "replace")
+
+
+def test_interactive_run_shows_a_live_progress_table(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    code, text = run_on_a_terminal(
+        "crawl", "demo_presstv", "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)
+    )
+    assert code == 0
     for column in ("outlet", "pages", "stored", "duplicates", "failed"):
         assert column in text
     assert "demo_presstv" in text and "finished" in text
     assert "INFO: Spider opened" not in text  # the table replaces the INFO log lines
     assert "newscrawl: run succeeded (exit 0)" in text
+
+
+def test_log_lines_on_a_terminal_print_above_the_live_table(
+    mock_server: MockServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    """An outlet that cannot be reached logs errors while the table is drawn: each is a line
+    of its own, never glued to the table's border."""
+    outlets = tmp_path / "outlets"
+    outlets.mkdir()
+    shutil.copy(mock_server.outlets_dir / "demo_presstv.toml", outlets)
+    host = "late-failure.mocknews.localhost"
+    mock_server.route(host, "/robots.txt", "", status=404)
+    # fails once the table is on the screen
+    feed = mock_server.route(host, "/rss.xml", "busy", status=503, delay=2)
+    (outlets / "late.toml").write_text(
+        f'id = "late"\nname = "Late"\nhomepage = "http://{host}/"\nlanguage = "en"\n'
+        f'allowed_domains = ["{host}"]\n[[sources]]\nkind = "rss"\nurl = "{feed}"\n',
+        encoding="utf-8",
+    )
+    code, text = run_on_a_terminal(
+        *("crawl", "demo_presstv", "late", "--db", sqlite_url, "--outlets-dir", str(outlets)),
+        *("--set", "RETRY_TIMES=0"),
+    )
+    assert code == 1, text[-3000:]
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    logged = [line for line in re.split(r"[\r\n]+", plain) if " ERROR: " in line]
+    assert logged, text[-3000:]
+    for line in logged:
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[", line), repr(line)
+    assert "late failed: no source answered (HTTP 503 x1)" in plain
 
 
 DEAD_END = """
