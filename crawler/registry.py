@@ -154,13 +154,16 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _patterns(path: Path, key: str, value: Any) -> tuple[str, ...]:
+def _patterns(path: Path, key: str, value: Any, lines: bool = False) -> tuple[str, ...]:
+    """Regular expressions; with ``lines``, text lines to drop, so none may match every line."""
     patterns = _str_list(path, key, value)
     for i, p in enumerate(patterns):
         try:
-            re.compile(p)
+            compiled = re.compile(p)
         except re.error as exc:
             raise OutletError(path, f"{key}[{i}]", f"bad regular expression: {exc}") from exc
+        if lines and compiled.search(""):
+            raise OutletError(path, f"{key}[{i}]", f"{p!r} matches every line, even an empty one")
     return patterns
 
 
@@ -270,7 +273,10 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
                 path, "extraction.keep_selectors", raw.get("keep_selectors", [])
             ),
             drop_line_patterns=_patterns(
-                path, "extraction.drop_line_patterns", raw.get("drop_line_patterns", [])
+                path,
+                "extraction.drop_line_patterns",
+                raw.get("drop_line_patterns", []),
+                lines=True,
             ),
         )
 

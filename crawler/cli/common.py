@@ -86,15 +86,40 @@ def scrapy_settings(db: str | None, outlets_dir: str | None, **overrides: Any) -
     return settings
 
 
+#: settings read by scrapy-redis in distributed mode (REDIS_HOST, SCHEDULER_IDLE_BEFORE_CLOSE...),
+#: which declares no list of them
+_LIBRARY_PREFIXES = ("REDIS_", "SCHEDULER_")
+
+
+def _known_setting_names() -> list[str]:
+    from scrapy.settings import default_settings
+
+    from crawler import runtime
+    from crawler import settings as ours
+    from crawler.distributed.queues import distributed_settings
+
+    names = {n for module in (default_settings, ours) for n in dir(module) if n.isupper()}
+    names |= {*runtime.DEDUP_THRESHOLD_SETTINGS, *distributed_settings("redis://")}
+    return sorted(names)
+
+
 def _check_types(settings: Any, overrides: dict[str, Any]) -> None:
-    """``--set NAME=VALUE`` must fit the setting it replaces (a number where a number is read,
-    true or false for a switch), so a typo is one line now rather than a traceback mid-crawl."""
+    """``--set NAME=VALUE`` must name a setting that exists (a misspelt name would be ignored)
+    and fit it (a number where a number is read, true or false for a switch), so a typo is
+    one line now rather than a silent no-op or a traceback mid-crawl."""
     from scrapy.settings import default_settings
 
     from crawler import runtime
     from crawler import settings as ours
 
+    known = _known_setting_names()
     for name, value in overrides.items():
+        if name not in known and not name.startswith(_LIBRARY_PREFIXES):
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError("--set", f"{name}: no such Scrapy or newscrawl setting{hint}")
         default = getattr(ours, name, getattr(default_settings, name, None))
         if default is None and name in runtime.DEDUP_THRESHOLD_SETTINGS:
             default = 0.0

@@ -91,7 +91,8 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
     if not patterns:
         return text
     regexes = _line_res(patterns)
-    kept = [line for line in text.split("\n") if not any(r.fullmatch(line) for r in regexes)]
+    # searched, as grep does: "^Share this" drops lines that start so, "^...$" whole lines
+    kept = [line for line in text.split("\n") if not any(r.search(line) for r in regexes)]
     return clean_text("\n".join(kept))
 
 

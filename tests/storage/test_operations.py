@@ -352,6 +352,10 @@ ODD_OPTIONS = [
     (["export", "--no-such-option"], "unrecognized arguments"),
     (["crawl", "nothing", "--set", "NEWSCRAWL_MAX_ATTEMPTS=many"], "must be a number"),
     (["crawl", "nothing", "--set", "ROBOTSTXT_OBEY=perhaps"], "must be true or false"),
+    (
+        ["crawl", "nothing", "--set", "DOWNLOAD_DELAYS=3"],
+        "DOWNLOAD_DELAYS: no such Scrapy or newscrawl setting (did you mean DOWNLOAD_DELAY?)",
+    ),
     (["crawl", "nothing", "--lock", "/"], "cannot use the lock file /"),
     (["upgrade", "--reindex", "--set", "NEWSCRAWL_DEDUP_JACCARD_MIN=high"], "must be a number"),
 ]

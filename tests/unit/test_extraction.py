@@ -8,7 +8,13 @@ import pytest
 
 from crawler.demo.mockweb import MockOutlet, load_sample
 from crawler.items import Discovery
-from pipelines.extract.page import ExtractionFailed, PageExtraction, extract_page, reconcile
+from pipelines.extract.page import (
+    ExtractionFailed,
+    PageExtraction,
+    drop_lines,
+    extract_page,
+    reconcile,
+)
 
 CHROME = [
     "Accept all cookies",
@@ -124,3 +130,12 @@ def test_the_pages_declared_language_is_read(head: str, language: str | None) ->
     extracted = extract_page(html, "https://example.com/a")
     assert extracted.language == language
     assert reconcile(extracted, None, "xx").language == (language or "xx").split("-")[0].lower()
+
+
+def test_drop_line_patterns_are_searched_like_grep() -> None:
+    text = "Business groups said so.\nThe story goes on.\nShare this article"
+    assert drop_lines(text, ("^Business groups",)) == "The story goes on.\nShare this article"
+    assert drop_lines(text, ("^Share this article$",)) == (
+        "Business groups said so.\nThe story goes on."
+    )
+    assert drop_lines(text, (r"goes on\.$", "^Share")) == "Business groups said so."

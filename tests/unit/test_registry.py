@@ -71,6 +71,15 @@ def test_user_folder_adds_outlets(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         (('id = "example"', 'id = "other"'), "id", "must equal the file name"),
         (('name = "Example News"\n', ""), "name", "missing required key"),
         (('language = "en"', 'language = "en"\nenabled = "no"'), "enabled", "true or false"),
+        (
+            (
+                'url = "https://www.example.com/rss.xml"',
+                'url = "https://www.example.com/rss.xml"\n[extraction]\n'
+                "drop_line_patterns = ['x?']",
+            ),
+            "extraction.drop_line_patterns[0]",
+            "matches every line",
+        ),
     ],
 )
 def test_malformed_outlet_names_file_and_key(
