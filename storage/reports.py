@@ -48,20 +48,23 @@ def _day(value: datetime | str | None) -> date | None:
 def _health(
     outlet_id: str, runs: list[CrawlRun], statuses: list[str], health_runs: int
 ) -> OutletHealth:
-    """An outlet is flagged when its last run was killed (``abandoned``) or failed, or when
-    its last ``health_runs`` runs stored nothing new."""
+    """An outlet is flagged when it was never crawled, when its last run was killed
+    (``abandoned``) or failed (and why, as its run recorded), or when its last ``health_runs``
+    runs stored nothing new."""
     stored = sum(r.articles_stored for r in runs)
     killed = statuses.count("abandoned")
     last = statuses[0] if statuses else None
     why = ""
-    if last == "abandoned":
+    if not runs:
+        why = "never crawled"
+    elif last == "abandoned":
         why = "its last run was killed before it finished"
         if killed > 1:
             why = f"{killed} of its last {len(runs)} runs were killed before they finished"
     elif len(runs) >= health_runs and stored == 0:
         why = f"no new articles in its last {health_runs} runs"
     elif last == "failed":
-        why = "its last run failed"
+        why = "its last run failed" + (f": {runs[0].message}" if runs[0].message else "")
     return OutletHealth(outlet_id, len(runs), stored, last, bool(why), why)
 
 

@@ -69,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except BrokenPipeError:
-        # the reader went away (| head): stop quietly; a consumer's checkpoint has not moved
+        # the reader went away (| head): it had what it wanted; stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_OK
     except KeyboardInterrupt:
         print("newscrawl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

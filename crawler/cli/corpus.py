@@ -146,6 +146,17 @@ def cmd_export(args: argparse.Namespace) -> int:
                 count = export.write_to(args.output, writer, recs, fields)
             # Only now, with every record written, does the consumer's checkpoint move.
             exports.advance_consumer(db, args.consumer, batch.until, count, last_id)
+    except BrokenPipeError:
+        if not args.consumer:
+            raise  # the reader had what it wanted (| head): quiet, exit 0 (crawler.cli.main)
+        # a consumer's batch is delivered whole or not at all: say so, it comes again next time
+        _quiet_stdout()
+        print(
+            f"newscrawl export: the reader closed the pipe; consumer {args.consumer!r}'s "
+            "checkpoint has not moved (the same articles come next time)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except OSError as exc:
         print(f"newscrawl export: {export.write_error(args.output, exc)}", file=sys.stderr)
         return EXIT_FAILED
@@ -153,6 +164,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         db.dispose()
     print(f"newscrawl export: {count} articles ({args.format})", file=sys.stderr)
     return EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    """Standard output to /dev/null, so the interpreter's last flush into a closed pipe does
+    not print a traceback."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Corpus export: JSON Lines, CSV and Parquet, streamed in constant memory.
 
-Schema version 2 (every record carries ``schema_version``; Parquet also in its metadata).
+Schema version 3 (every record carries ``schema_version``; Parquet also in its metadata).
 Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
-are all null.
+are all null. Version 3 made Parquet's ``published`` and ``fetched`` timestamps (UTC, to the
+microsecond), so readers filter and sort them as times; JSON Lines and CSV keep ISO 8601 text.
 
 | field | type | meaning |
 |---|---|---|
@@ -11,8 +12,8 @@ are all null.
 | url | str | canonical URL |
 | outlet | str | outlet id |
 | title, author, description, language, image, site_name | str or null | metadata |
-| published | str or null | ISO 8601, UTC |
-| fetched | str | ISO 8601, UTC |
+| published | str or null | ISO 8601, UTC (Parquet: timestamp, UTC) |
+| fetched | str | ISO 8601, UTC (Parquet: timestamp, UTC) |
 | tags | list of str | (CSV: joined with " | ") |
 | text | str | the article text |
 | cluster | int or null | cluster id (the id of the cluster's first-stored member) |
@@ -42,7 +43,7 @@ from storage.content import EXPORT_FIELDS
 if TYPE_CHECKING:
     from storage import exports
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FIELDS = ("schema_version", *EXPORT_FIELDS)
 
 
@@ -87,6 +88,18 @@ def _evidence_as_text(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "evidence": json.dumps(rec["evidence"], ensure_ascii=False)}
 
 
+_TIME_FIELDS = ("published", "fetched")
+
+
+def _times_as_datetimes(rec: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    return {
+        k: datetime.fromisoformat(v) if k in _TIME_FIELDS and isinstance(v, str) else v
+        for k, v in rec.items()
+    }
+
+
 def parquet_schema(fields: Sequence[str]) -> Any:
     import pyarrow as pa
 
@@ -100,6 +113,8 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "containment": pa.float64(),
         "matched": pa.int64(),
         "coverage": pa.float64(),
+        "published": pa.timestamp("us", tz="UTC"),
+        "fetched": pa.timestamp("us", tz="UTC"),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     return schema.with_metadata({"newscrawl_schema_version": str(SCHEMA_VERSION)})
@@ -115,7 +130,7 @@ def write_parquet(path: Any, recs: Iterator[dict[str, Any]], fields: Sequence[st
     batch: list[dict[str, Any]] = []
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for rec in recs:
-            batch.append(_evidence_as_text(rec))
+            batch.append(_times_as_datetimes(_evidence_as_text(rec)))
             if len(batch) >= 2000:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 n += len(batch)

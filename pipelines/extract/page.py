@@ -18,6 +18,7 @@ from lxml import etree
 from crawler.dates import believable, parse_date
 from crawler.decoding import REPLACEMENT, garbled
 from crawler.items import Discovery
+from pipelines.extract.authors import byline
 from pipelines.extract.cleanup import (
     coverage,
     drop_leading_headlines,
@@ -228,7 +229,7 @@ def extract_page(
         text=text,
         mode=mode,
         title=clean_field(doc.title),
-        author=clean_field(doc.author),
+        author=clean_field(byline(html, doc.author)),
         date=doc.date,
         language=clean_field(doc.language, 16) or page_language,
         description=clean_field(doc.description, 5000),

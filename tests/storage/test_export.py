@@ -9,6 +9,8 @@ import os
 import resource
 import signal
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from storage.db import Database
 from storage.exports import ExportFilter, iter_articles
 from storage.models import Article
 
-from ..conftest import run_cli, sync_registry
+from ..conftest import ROOT, run_cli, sync_registry
 from ..storage.test_storage import row
 
 TEXTS = [
@@ -106,8 +108,16 @@ def test_jsonl_csv_parquet_round_trip(corpus: Database, tmp_path: Path) -> None:
             continue
         else:
             table = pq.read_table(out)
-            assert table.schema.metadata[b"newscrawl_schema_version"] == b"2"
-            got = table.to_pylist()
+            assert table.schema.metadata[b"newscrawl_schema_version"] == b"3"
+            for name in ("published", "fetched"):  # times, not text
+                assert str(table.schema.field(name).type) == "timestamp[us, tz=UTC]"
+            got = [
+                {
+                    k: v.isoformat() if k in ("published", "fetched") and v else v
+                    for k, v in r.items()
+                }
+                for r in table.to_pylist()
+            ]
         assert got == expected, fmt
         assert list(got[0]) == list(FIELDS)
 
@@ -370,3 +380,44 @@ def test_upgrading_to_the_change_cursor_keeps_each_consumer_where_it_was(
     assert [i for i, _ in exports_until(db, "all", 1)] == [new]
     assert [i for i, _ in exports_until(db, "fresh", 5)] == [1, 2, 3, 4, new]
     db.dispose()
+
+
+@pytest.mark.parametrize("consumer", [None, "loader"])
+def test_export_into_a_pipe_closed_early_is_quiet_and_exit_0(
+    sqlite_corpus: Database, consumer: str | None
+) -> None:
+    """``newscrawl export | head -1``: the reader goes away after a line; the export stops
+    without a "Broken pipe" traceback and exits 0, as other Unix tools do under a shell. A
+    consumer's batch is whole or nothing: exit 1, its checkpoint where it was."""
+    for i in range(200):  # well past a pipe's 64 KiB buffer, so the writer meets the closed end
+        store_article(
+            sqlite_corpus,
+            row(
+                text=f"Article {i} of the long export. " * 40,
+                url=f"https://www.presstv.ir/Detail/2025/02/01/{i}/S",
+                aliases=[],
+                text_hash=f"pipe{i}",
+            ),
+        )
+    argv = [sys.executable, "-m", "crawler.cli", "export", "--db", sqlite_corpus.url]
+    proc = subprocess.Popen(
+        argv + (["--consumer", consumer] if consumer else []),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["id"]
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    if consumer is None:
+        assert proc.wait(timeout=60) == 0, err
+        assert err == ""
+        return
+    assert proc.wait(timeout=60) == 1, err
+    assert err.strip() == (
+        "newscrawl export: the reader closed the pipe; consumer 'loader''s checkpoint has not "
+        "moved (the same articles come next time)"
+    )
+    again = run_cli("export", "--db", sqlite_corpus.url, "--consumer", consumer)
+    assert len(again.stdout.splitlines()) == 204  # every article, none skipped

@@ -298,6 +298,17 @@ time.sleep(60)
 """
 
 
+def test_health_flags_a_never_crawled_outlet_and_says_why_a_run_failed(db: Database) -> None:
+    from storage.reports import gather
+
+    (health,) = gather(db, health_runs=3).health  # presstv: registered, never crawled
+    assert (health.flagged, health.why, health.runs) == (True, "never crawled", 0)
+    run = start_run(db, "presstv")
+    finish_run(db, run, status="failed", message="no source answered (HTTP 503 x2)")
+    (health,) = gather(db, health_runs=3).health
+    assert health.why == "its last run failed: no source answered (HTTP 503 x2)"
+
+
 def test_runs_of_killed_crawls_are_abandoned_and_flag_the_outlet(db: Database) -> None:
     """Three runs of a crawl that is then killed (SIGKILL: it records nothing): the next start
     marks them abandoned, and the report flags the outlet, before and after that start. A run

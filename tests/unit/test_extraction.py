@@ -139,3 +139,28 @@ def test_drop_line_patterns_are_searched_like_grep() -> None:
         "Business groups said so.\nThe story goes on."
     )
     assert drop_lines(text, (r"goes on\.$", "^Share")) == "Business groups said so."
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ("Staff and wire reports", "Staff and wire reports"),  # a credit line, kept as written
+        ("John Smith and Jane Doe", "John Smith; Jane Doe"),  # people, split as trafilatura does
+        ("Ursula von der Leyen", "Ursula von der Leyen"),
+    ],
+)
+def test_a_credit_line_byline_is_not_split_into_names(declared: str, expected: str) -> None:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs_of_prose())
+    page = (
+        f'<html><head><meta name="author" content="{declared}"><title>T</title></head>'
+        f"<body><article>{body}</article></body></html>"
+    )
+    assert extract_page(page, "https://example.com/a").author == expected
+
+
+def paragraphs_of_prose() -> list[str]:
+    return [
+        f"Paragraph {i} tells the council's budget story with enough words to count as prose, "
+        "as an article's paragraph would, and it goes on for a while longer still."
+        for i in range(8)
+    ]
