@@ -71,6 +71,9 @@ NEWSCRAWL_SKIP_KNOWN = True
 # never stored (in flight at a crash) or failed fewer than MAX_ATTEMPTS times are fetched again.
 NEWSCRAWL_RECORD_DISCOVERED = True
 NEWSCRAWL_MAX_ATTEMPTS = 5
+# Declared feeds and sitemaps are polled with If-None-Match / If-Modified-Since from the last
+# finished run, and a body seen before is not parsed again (spiders/conditional.py).
+NEWSCRAWL_CONDITIONAL_POLLS = True
 # Feeds and sitemaps are parsed in the worker pool within this many seconds each.
 NEWSCRAWL_PARSE_TIMEOUT = 20.0
 # Addresses that are not public but may be fetched: "127.0.0.1:8080", "10.0.0.0/8", "::1".

@@ -85,6 +85,11 @@ class Source(Base):
     poll_new: Mapped[int] = mapped_column(Integer, default=0)
     poll_errors: Mapped[int] = mapped_column(Integer, default=0)
     error_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # The last full response's validators (set by a run that finished): a conditional poll
+    # sends them back, and an unchanged body is not parsed again (migration 0006).
+    etag: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Article(Base):

@@ -92,3 +92,41 @@ def record_poll(
         s.execute(
             update(Source).where(Source.outlet_id == outlet_id, Source.url == url).values(**values)
         )
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a source's last full response said, to make the next poll conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+def source_validators(db: Database, outlet_id: str) -> dict[str, Validators]:
+    """Each source of an outlet that has validators, by URL."""
+    with db.read() as s:
+        rows = s.execute(
+            select(Source.url, Source.etag, Source.last_modified, Source.body_hash).where(
+                Source.outlet_id == outlet_id
+            )
+        ).all()
+    return {r.url: Validators(r.etag, r.last_modified, r.body_hash) for r in rows if any(r[1:])}
+
+
+def save_validators(db: Database, outlet_id: str, found: dict[str, Validators]) -> None:
+    """Store each source's validators (sources of the outlet not in the registry are skipped:
+    there is no row to hold them)."""
+    if not found:
+        return
+    with db.write() as s:
+        for url, v in found.items():
+            s.execute(
+                update(Source)
+                .where(Source.outlet_id == outlet_id, Source.url == url)
+                .values(
+                    etag=(v.etag or None) and v.etag[:512],
+                    last_modified=(v.last_modified or None) and v.last_modified[:64],
+                    body_hash=v.body_hash,
+                )
+            )

@@ -57,6 +57,11 @@ class MockServer:
         with urlopen(Request(self.base + "/_mock/requests"), timeout=10) as resp:
             return [tuple(x) for x in json.load(resp)]
 
+    def not_modified(self) -> list[tuple[str, str]]:
+        """(host, path) of each conditional GET answered 304."""
+        with urlopen(Request(self.base + "/_mock/not_modified"), timeout=10) as resp:
+            return [tuple(x) for x in json.load(resp)]
+
     def reset(self) -> None:
         with urlopen(Request(self.base + "/_mock/reset"), timeout=10) as resp:
             resp.read()

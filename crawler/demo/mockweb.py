@@ -40,6 +40,7 @@ class MockWeb:
             for path, route in outlet.routes().items():
                 self.routes[(outlet.host, path)] = route
         self.requests: list[tuple[str, str]] = []
+        self.not_modified: list[tuple[str, str]] = []  # conditional GETs answered 304
         self.lock = threading.Lock()
         self.faults: dict[tuple[str, str], Fault] = {}
         self.served: dict[tuple[str, str], int] = {}
@@ -62,14 +63,22 @@ class MockWeb:
             self.faults[key] = Fault(body=body, **spec)
             self.served.pop(key, None)
 
+    def note_not_modified(self, host: str, path: str) -> None:
+        with self.lock:
+            self.not_modified.append((host.split(":")[0].lower(), path))
+
     def respond(self, host: str, path: str) -> Route | Fault:
         host = host.split(":")[0].lower()
         if path == "/_mock/requests":
             with self.lock:
                 return 200, "application/json", json.dumps(self.requests).encode()
+        if path == "/_mock/not_modified":
+            with self.lock:
+                return 200, "application/json", json.dumps(self.not_modified).encode()
         if path == "/_mock/reset":
             with self.lock:
                 self.requests.clear()
+                self.not_modified.clear()
             return 200, "text/plain", b"ok"
         with self.lock:
             self.requests.append((host, path))
@@ -135,7 +144,20 @@ def make_handler(web: MockWeb) -> type[BaseHTTPRequestHandler]:
                 return
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.status == 200 and self._not_modified(fault.headers):
+                web.note_not_modified(self.headers.get("Host", ""), self.path)
+                self._send(304, fault.content_type, b"", fault.headers)
+                return
             self._send(fault.status, fault.content_type, fault.body, fault.headers, fault.action)
+
+        def _not_modified(self, headers: dict[str, str]) -> bool:
+            """A conditional GET whose validator matches the route's ``ETag`` or
+            ``Last-Modified`` header, as a server that honours them answers it."""
+            etag, since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+            return bool(
+                (etag and etag == headers.get("ETag"))
+                or (since and since == headers.get("Last-Modified"))
+            )
 
         def _trickle(self, fault: Fault) -> None:
             self.close_connection = True

@@ -30,7 +30,7 @@ from storage.db import Database
 from storage.models import Article, CrawlRun, UrlState
 from storage.url_state import pending_urls, record_discovered, record_failure
 
-from ..components import OUTLET, Harness, aiter_of, build, collect, run
+from ..components import OUTLET, Harness, Web, aiter_of, build, collect, run
 from ..conftest import MockServer, run_cli, sync_registry
 from ..hostile_web import HostileOutlet, assert_nothing_lost, rss
 
@@ -442,3 +442,27 @@ def test_a_crawl_of_trickling_articles_ends_at_its_time_limit(
     assert row.message == "stopped at the run time limit (2 s): 12 URLs pending for the next run"
     assert set(states) == set(urls)
     assert all(state in ("discovered", "failed") and n < 5 for state, n in states.values())
+
+
+def test_a_feeds_validators_are_kept_only_from_a_run_that_finished(db: Database) -> None:
+    """A run that read the feed but was interrupted keeps nothing, so the next run reads the
+    feed whole (its entries may not all be on record yet); one that finished makes the next
+    poll conditional."""
+    from storage.outlets import sync_outlets
+
+    feed_url = "https://news.example/rss.xml"
+    outlet = replace(OUTLET, sources=(Source("rss", feed_url),))
+    sync_outlets(db, [outlet.record()])
+
+    def poll(close_reason: str) -> Request:
+        web = Web()
+        web.add(feed_url, rss([("https://news.example/news/1", "One")]), ETag='"v1"')
+        h = build(outlet, web=web, db_url=db.url)
+        (request,) = [r for r in run(h.start()) if "source_kind" in r.meta]
+        run(h.fetch(request))
+        h.spider.closed(close_reason)
+        return request
+
+    assert b"If-None-Match" not in poll("shutdown").headers
+    assert b"If-None-Match" not in poll("finished").headers  # the interrupted run kept nothing
+    assert poll("finished").headers[b"If-None-Match"] == b'"v1"'

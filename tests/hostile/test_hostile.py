@@ -336,6 +336,50 @@ def test_b5_a_run_that_reached_no_source_says_which_outlet_failed_and_why(
     assert "b5_down: last run failed: no source answered" in stats.stdout
 
 
+def known_skipped_in_last_run(db_url: str) -> int:
+    db = Database(db_url)
+    with db.read() as s:
+        run = s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(1)).one()
+    db.dispose()
+    return run.known_skipped
+
+
+@pytest.mark.parametrize("validator", ["ETag", None])
+def test_b6_an_unchanged_feed_costs_a_304_or_a_hash_and_a_changed_one_is_read(
+    outlet: OutletFactory, sqlite_url: str, validator: str | None
+) -> None:
+    """A feed that has not changed since the last finished run: answered 304 to the
+    validator it sent (or, from a server that ignores validators, the same body again) and
+    not parsed. When it changes, its new entry is stored."""
+    o = outlet(f"b6_{(validator or 'none').lower().replace('-', '_')}")
+    first = o.article(1)
+    headers = {"ETag": '"v1"'} if validator == "ETag" else {}
+    if validator == "Last-Modified":
+        headers = {"Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"}
+    o.route(
+        "/rss.xml",
+        rss([(first, "Headline 1")]),
+        content_type="application/rss+xml",
+        headers=headers,
+    )
+    o.sources.append(("rss", o.url("/rss.xml")))
+    assert o.crawl(sqlite_url).returncode == 0
+    assert o.crawl(sqlite_url).returncode == 0
+    feed_304s = [p for h, p in o.server.not_modified() if h == o.host]
+    assert feed_304s == (["/rss.xml"] if validator else [])
+    assert known_skipped_in_last_run(sqlite_url) == 0  # not parsed: its entry not even looked at
+    second = o.article(2)
+    o.route(
+        "/rss.xml",
+        rss([(second, "Headline 2"), (first, "Headline 1")]),
+        content_type="application/rss+xml",
+        headers={"ETag": '"v2"'} if validator == "ETag" else {},
+    )
+    assert o.crawl(sqlite_url).returncode == 0
+    assert known_skipped_in_last_run(sqlite_url) == 1
+    assert_nothing_lost(sqlite_url, {first, second}, {})
+
+
 # -- C: XML, feeds, sitemaps -----------------------------------------------------------------------
 
 LOL = """<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
