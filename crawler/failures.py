@@ -31,6 +31,9 @@ from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+#: the reason of a request refused because the crawl is stopping: not a failure of its URL
+INTERRUPTED = "interrupted"
+
 
 class RequestRefused(IgnoreRequest):
     """A request not sent (or its response not used), for ``reason``."""

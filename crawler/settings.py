@@ -47,7 +47,15 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # no listening port on a cron crawler
 
 # Safety: http(s) only, bounded sizes, redirects, time and errors.
-DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+DOWNLOAD_HANDLERS = {
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
+    # Scrapy's HTTP handler, refusing what is not yet sent once the crawl is stopping
+    "http": "crawler.middlewares.stopping.StoppingHTTPDownloadHandler",
+    "https": "crawler.middlewares.stopping.StoppingHTTPDownloadHandler",
+}
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30

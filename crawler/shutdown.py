@@ -27,6 +27,9 @@ from crawler import runtime
 logger = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 2
+#: set by the first signal: downloads not yet sent are refused from then on
+#: (crawler.middlewares.stopping)
+STOPPING = threading.Event()
 #: how long a stop at once waits for the runs to be recorded before it exits anyway
 RECORD_TIMEOUT = 5.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -43,6 +46,7 @@ class SignalStop:
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.received += 1
+        STOPPING.set()  # at once, not when the reactor gets to it
         if self.received == 1:
             from twisted.internet import reactor
 
@@ -55,9 +59,16 @@ class SignalStop:
         from twisted.internet import reactor
 
         logger.warning(
-            "received %s: stopping gracefully (send it again to stop at once)",
+            "received %s: stopping: no new requests; downloads in flight finish "
+            "(send it again to stop at once)",
             signal.Signals(signum).name,
         )
+
+        from crawler.middlewares.stopping import refuse_queued
+
+        queued = sum(refuse_queued(c.engine.downloader) for c in self.process.crawlers if c.engine)
+        if queued:
+            logger.warning("%d queued requests not sent: the next run fetches them", queued)
 
         def stop_reactor(_: Any) -> None:
             with contextlib.suppress(RuntimeError):  # stopped already

@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from crawler import runtime
 from crawler.dates import utcnow
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
-from crawler.failures import FIRST_SOURCE_FAILURE, failure_reason
+from crawler.failures import FIRST_SOURCE_FAILURE, INTERRUPTED, failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, Outlet
@@ -261,6 +261,9 @@ class OutletSpider(SharedQueueWorker, Spider):
     def source_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
         reason, detail = failure_reason(failure)
+        if reason == INTERRUPTED:  # not sent: the crawl is stopping
+            self._inc("source/not_sent_stopping")
+            return
         self._inc("source/failed")
         self._inc(f"source/failed/{reason}")
         crawler = getattr(self, "crawler", None)
@@ -365,6 +368,9 @@ class OutletSpider(SharedQueueWorker, Spider):
         reason, detail = failure_reason(failure)
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy on errbacks
         url = request.meta.get("canonical_url") or request.url  # the key of its URL state
+        if reason == INTERRUPTED:  # not sent: the crawl is stopping; it stays discovered
+            self._inc("article/not_sent_stopping")
+            return []
         self._inc(f"article/failed/{reason}")
         logger.debug("%s: article %s not fetched: %s", self.name, url, reason)
         return [FetchFailure(self.outlet.id, url, reason, detail)]

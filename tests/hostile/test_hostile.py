@@ -862,6 +862,38 @@ def test_f1_graceful_stop_keeps_rows_and_rerun_completes(
     assert_nothing_lost(sqlite_url, set(urls), {})
 
 
+def test_f1_the_first_sigint_sends_nothing_more_and_the_crawl_ends_in_seconds(
+    outlet: OutletFactory, sqlite_url: str
+) -> None:
+    """60 articles behind one connection, 0.3 s each: 30-odd requests sit in the downloader's
+    queue. After SIGINT none of them is sent (31 were, one by one behind the delay), the crawl
+    says so and ends within seconds, and they are fetched by the next run, not failed."""
+    o = outlet("f1_prompt")
+    urls = slow_outlet(o)
+    proc = start_crawl(o, sqlite_url)
+    wait_for_rows(sqlite_url, 3)
+
+    def article_requests() -> int:
+        return sum(1 for h, p in o.server.requests() if h == o.host and p.startswith("/news/"))
+
+    before = article_requests()
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert proc.returncode == 2, err[-2000:]
+    assert article_requests() - before <= 1  # at most the one already on its way
+    assert "stopping: no new requests" in err and "queued requests not sent" in err
+    assert took < 10, f"{took:.1f} s from SIGINT to exit"
+    db = Database(sqlite_url)
+    with db.read() as s:
+        states = {u.state for u in s.scalars(select(UrlState))}
+    db.dispose()
+    assert states == {"stored", "discovered"}  # not sent is not failed
+    assert o.crawl(sqlite_url).returncode == 0
+    assert_nothing_lost(sqlite_url, set(urls), {})
+
+
 def test_f1_a_second_sigint_stops_at_once_with_exit_2_and_the_run_interrupted(
     outlet: OutletFactory, sqlite_url: str
 ) -> None:
