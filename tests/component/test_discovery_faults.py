@@ -407,6 +407,7 @@ def test_robots_txt_over_the_size_cap_gzip_or_redirected_is_obeyed_in_a_crawl(
     result = run_cli(
         "crawl", *(o.name for o in (big, packed, moved)), "--db", sqlite_url,
         "--outlets-dir", str(big.folder), "--set", "DOWNLOAD_TIMEOUT=10",
+        "--set", "LOG_LEVEL=INFO",  # Scrapy's stats dump, read below
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert_nothing_lost(sqlite_url, expected_stored, expected_failed)

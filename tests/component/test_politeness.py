@@ -399,6 +399,8 @@ def test_two_worker_processes_hold_an_outlets_delay_at_its_server(
         "NEWSCRAWL_WORKER_PREFETCH=1",
         "--set",
         "NEWSCRAWL_WORKER_QUEUE_CHECK=0.2",
+        "--set",
+        "LOG_LEVEL=INFO",  # Scrapy's stats dump, read below
     ]
     try:
         workers = [
