@@ -29,7 +29,7 @@ from lxml import etree
 
 import crawler.settings as project_settings
 from crawler.outlet_kit import golden
-from crawler.outlet_kit.fetch import _FEED_TYPES, Fetched, ToolError, fetch
+from crawler.outlet_kit.fetch import _FEED_TYPES, Fetched, Fetcher, ToolError
 from crawler.registry import (
     BUILTIN_DIR,
     OUTLETS_DIR_ENV,
@@ -202,15 +202,16 @@ def new_outlet(
         if path.exists():
             raise ToolError(f"{path} exists already")
 
+    fetcher = Fetcher()
     if feed_url is None:
-        page = fetch(homepage)
+        page = fetcher.fetch(homepage)
         feed_url = announced_feed(page)
         if feed_url is None:
             raise ToolError(
                 f'{homepage} announces no feed (<link rel="alternate" type="application/'
                 'rss+xml">): give --feed URL'
             )
-    feed = fetch(feed_url)
+    feed = fetcher.fetch(feed_url)
     kind = source_kind(feed, feed_url)
 
     with tempfile.TemporaryDirectory(prefix=f".new-{outlet_id}-", dir=folder) as scratch:
@@ -233,7 +234,7 @@ def new_outlet(
                 f"{article_url} is not among the {len(requested)} article links of {feed_url} "
                 f"(the first is {requested[0]})"
             )
-        article = fetch(article_url)
+        article = fetcher.fetch(article_url)
         if language is None:
             language = _page_language(article) or "en"
         toml = _draft_toml(
