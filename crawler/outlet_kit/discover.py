@@ -32,7 +32,16 @@ SITEMAP_PATHS = ("/sitemap.xml", "/news-sitemap.xml", "/sitemap_index.xml")
 MAX_INDEX_CHILDREN = 5
 #: sources checked at most for one site (politeness: a discovery is not a crawl)
 MAX_CHECKS = 30
-_FEEDISH = re.compile(r"(^|[/._-])(rss|atom|feeds?)([/._-]|$)|\.(rss|atom)$", re.IGNORECASE)
+_FEED_SEGMENT = re.compile(
+    r"(rss|atom|feeds?)(\.(xml|rss|atom))?|[\w.-]*\.(rss|atom)|(rss|atom|feed)[\w.-]*\.xml",
+    re.IGNORECASE,
+)
+
+
+def looks_like_feed(url: str) -> bool:
+    """A path with a segment like ``rss``, ``feed``, ``feeds``, ``atom.xml``, ``news.rss`` or
+    ``rss-world.xml`` (not a slug that merely contains the word)."""
+    return any(_FEED_SEGMENT.fullmatch(seg) for seg in urlsplit(url).path.split("/") if seg)
 
 
 def site_domain(url: str) -> str:
@@ -99,7 +108,7 @@ def feed_links(page: Fetched) -> list[str]:
     """``<a href>`` links of a page that look like feeds (rss, atom, feed in the path)."""
     found: list[str] = []
     for entry in parse_links(page.body, page.url).entries:
-        if _FEEDISH.search(urlsplit(entry.url).path) and entry.url not in found:
+        if looks_like_feed(entry.url) and entry.url not in found:
             found.append(entry.url)
     return found
 

@@ -167,6 +167,7 @@ class Fetcher:
         current = url
         for _hop in range(project_settings.REDIRECT_MAX_TIMES + 1):
             if robots:
+                checked_address(current)  # its own refusal first, not its robots.txt's
                 self._check_robots(current)
             answer, location = self._one(current, limit, truncate)
             if location is None:

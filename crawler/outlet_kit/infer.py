@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from crawler.outlet_kit.discover import _FEEDISH, host_domain, same_site, site_domain
+from crawler.outlet_kit.discover import host_domain, looks_like_feed, same_site, site_domain
 from crawler.outlet_kit.fetch import Fetched
 from crawler.outlet_kit.sample import Sample, _language
 from pipelines.extract.page import declared_language
@@ -52,7 +52,7 @@ def article_candidates(links: Sequence[str], homepage: str) -> list[str]:
     return [
         u
         for u in links
-        if same_site(u, homepage) and _looks_like_article(u) and not _FEEDISH.search(u)
+        if same_site(u, homepage) and _looks_like_article(u) and not looks_like_feed(u)
     ]
 
 
@@ -89,7 +89,7 @@ def section_pages(links: Sequence[str], homepage: str, found: Sequence[str]) -> 
             and not parts.query
             and not matches(url, found)
             and not _looks_like_article(url)
-            and not _FEEDISH.search(url)
+            and not looks_like_feed(url)
             and url not in sections
         ):
             sections.append(url)
