@@ -189,7 +189,8 @@ def print_table(site: Site, plan: Plan, out: TextIO) -> None:
         newest = f"{c.newest:%Y-%m-%d %H:%M}" if c.newest else "-"
         detail = c.sample or (c.error or "")
         kind = c.kind + ("" if c in plan.active else " (not used)" if c.ok else " (broken)")
-        rows.append((c.url, kind, str(len(c.entries)), newest, detail))
+        entries = f"{len(c.children)} maps" if c.kind == "sitemap_index" else str(len(c.entries))
+        rows.append((c.url, kind, entries, newest, detail))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2])]

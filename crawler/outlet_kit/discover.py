@@ -24,7 +24,7 @@ from spiders.links import parse_links
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 
 #: tried when the homepage announces no feed; ``/feeds/`` is read as a page of feed links
-FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml")
+FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml", "/index.rdf")
 FEED_DIRECTORY_PATHS = ("/feeds/",)
 #: tried when robots.txt names no sitemap
 SITEMAP_PATHS = ("/sitemap.xml", "/news-sitemap.xml", "/sitemap_index.xml")
