@@ -74,7 +74,10 @@ def live_check(
         elif not articles:
             mine.append(f"none of its {len(checked.entries)} entries is an article")
         elif checked.newest is not None and utcnow() - checked.newest > max_age:
-            mine.append(f"stale: newest entry older than {max_age}")
+            hours = max_age.total_seconds() / 3600
+            mine.append(
+                f"stale: newest entry {checked.newest:%Y-%m-%d %H:%M}, over {hours:g} h old"
+            )
         row = LiveRow(checked, len(articles), mine)
         rows.append(row)
         if articles and newest_article is None:
@@ -93,14 +96,14 @@ def live_check(
 
 def print_live(outlet: Outlet, rows: list[LiveRow], out: TextIO) -> None:
     """One line a source: state, kind, articles listed, newest entry, URL, sample."""
-    print(f"{outlet.id}: live check (state, kind, articles, newest entry, source)", file=out)
+    print(f"{outlet.id}: live check (kind, articles, newest entry, source, state)", file=out)
     for row in rows:
         c = row.checked
         newest = f"{c.newest:%Y-%m-%d %H:%M}" if c.newest else "-"
         state = "; ".join(row.problems) if row.problems else "ok"
         sample = f"  sample: {c.sample}" if c.sample else ""
         print(
-            f"  {state:<6} {c.kind:<13} {row.articles:>6}  {newest:<16}  {c.url}{sample}",
+            f"  {c.kind:<13} {row.articles:>6}  {newest:<16}  {c.url}{sample}  {state}",
             file=out,
         )
 
