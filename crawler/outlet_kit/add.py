@@ -230,20 +230,24 @@ def add_outlet(
         recording = golden.Recording(source.kind, source.url, source.body, "", b"")
         outlet = _stage(staging, outlet_id, toml, recording)
         requested = golden.article_urls(outlet, recording)
-        pick = next((s for s in plan.samples if s.ok and s.url in requested), None)
-        if pick is None or pick.fetched is None:
+        if not requested:
             raise ToolError(
-                f"the drafted outlet's spider requests none of the sampled articles from "
-                f"{source.url} ({len(requested)} requests): write the outlet by hand"
+                f"the drafted outlet's spider requests no article from {source.url}: its "
+                "entries are on another site or match no pattern; write the outlet by hand"
             )
-        fetched = pick.fetched
+        # a sample that extracted, else one that did not (the golden file and a warning say
+        # so, as with outlet new), else the first article requested
+        fetched_samples = [s for s in plan.samples if s.fetched and s.url in requested]
+        pick = next((s for s in fetched_samples if s.ok), None) or next(iter(fetched_samples), None)
+        article_url = pick.url if pick else requested[0]
+        fetched = pick.fetched if pick and pick.fetched else fetcher.fetch(article_url)
         recording = golden.Recording(
             source.kind,
             source.url,
             source.body,
-            pick.url,
+            article_url,
             fetched.body,
-            fetched.url if fetched.url != pick.url else None,
+            fetched.url if fetched.url != article_url else None,
         )
         for path in golden.fixtures_dir(outlet).iterdir():
             path.unlink()

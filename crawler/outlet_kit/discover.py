@@ -19,6 +19,7 @@ import crawler.settings as project_settings
 from crawler.items import Discovery
 from crawler.outlet_kit.fetch import _FEED_TYPES, Fetched, Fetcher, ToolError
 from crawler.registry import host_allowed
+from crawler.urls import is_fetchable
 from spiders.feeds import FeedResult, parse_feed
 from spiders.links import parse_links
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
@@ -234,6 +235,9 @@ def discover(fetcher: Fetcher, homepage_url: str) -> Site:
         if url in seen:
             return
         seen.add(url)
+        if not is_fetchable(url):
+            site.skipped.append((url[:200], f"{found_by}, not an http(s) URL: not used"))
+            return
         if not same_site(url, home):
             site.skipped.append((url, f"{found_by}, on another site: not used"))
             return
