@@ -1,6 +1,6 @@
-"""``newscrawl outlet new`` and ``newscrawl outlet check``: an outlet file drafted from its site,
-with a recorded feed and article page and the golden file of their extraction; and the replay
-of every outlet's fixtures against its golden file (``crawler/outlet_kit/golden.py``).
+"""``newscrawl outlet new``: an outlet file drafted from its site, with a recorded feed and
+article page and the golden file of their extraction; and what ``outlet add`` (``add.py``)
+shares with it: the templates, the id and target checks, staging and installing.
 
 ``outlet new ID HOMEPAGE`` fetches the feed (``--feed``, else the one the homepage announces in
 a ``<link rel="alternate">``) and one article it lists (``--article``, else the first), writes

@@ -21,6 +21,7 @@ from crawler import cli
 from crawler.dates import utcnow
 from crawler.demo.mockweb import compressed_bomb
 from crawler.outlet_kit import golden
+from crawler.outlet_kit.check import live_check
 from crawler.registry import load_outlet_file
 from crawler.urls import canonical_url
 
@@ -195,6 +196,20 @@ def test_robots_sitemap_only(site: Site, tmp_path: Path, sqlite_url: str) -> Non
     assert load_outlet_file(path).article_url_patterns == (r"^https?://[^/]+/\d{4}/",)
     assert "found by a Sitemap line of robots.txt" in path.read_text(encoding="utf-8")
     crawl_stores_the_articles(folder, "robo", sqlite_url, arts)
+    # the same site as a robots source, checked live: the sitemaps robots.txt names
+    as_robots = path.read_text(encoding="utf-8").replace(
+        f'kind = "sitemap"\nurl = "{sitemap}"',
+        f'kind = "robots"\nurl = "{site.url("/robots.txt")}"',
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "robo.toml").write_text(as_robots, encoding="utf-8")
+    outlet = load_outlet_file(other / "robo.toml")
+    assert [s.kind for s in outlet.sources] == ["robots"]
+    rows, problems = live_check(outlet, timedelta(days=1))
+    assert problems == [] and [r.checked.url for r in rows] == [sitemap]
+    site.page("/robots.txt", "User-agent: *\nAllow: /\n", "text/plain")
+    assert live_check(outlet, timedelta(days=1))[1][0].endswith("names no sitemap")
 
 
 def test_news_sitemap_inside_a_sitemap_index(site: Site, tmp_path: Path, sqlite_url: str) -> None:
@@ -228,7 +243,7 @@ def test_feed_at_a_common_path_only(site: Site, tmp_path: Path, sqlite_url: str)
     crawl_stores_the_articles(folder, "common", sqlite_url, arts)
 
 
-def test_no_feed_no_sitemap_gives_homepage_sources(
+def test_no_feed_no_sitemap_gives_homepage_sources_and_live_checks(
     site: Site, tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     front = site.add_articles(2, prefix="/stories/")
@@ -246,6 +261,12 @@ def test_no_feed_no_sitemap_gives_homepage_sources(
     assert outlet.article_url_patterns == (r"^https?://[^/]+/stories/",)
     assert "links matching article_url_patterns" in path.read_text(encoding="utf-8")
     crawl_stores_the_articles(folder, "plain", sqlite_url, front + world)
+    # live: a homepage source has no dates, so only its links and the sample count
+    check = ["outlet", "check", "plain", "--live", "--outlets-dir", str(folder)]
+    assert cli.main(check) == 0
+    site.page("/world", "<html><body><a href='/contact'>Contact</a></body></html>")
+    assert cli.main(check) == 1
+    assert f"{section}: none of its 1 entries is an article" in capsys.readouterr().out
 
 
 def test_feed_on_another_subdomain_of_the_site(site: Site, tmp_path: Path, sqlite_url: str) -> None:
