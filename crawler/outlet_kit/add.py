@@ -33,6 +33,8 @@ SAMPLES = 3
 SECTIONS = 2
 #: feeds written as sources at most (sites announce one per section)
 MAX_FEEDS = 3
+#: links not used, listed one by one at most in the file's closing comments
+MAX_NOTES = 12
 
 
 @dataclass
@@ -139,7 +141,9 @@ def _notes(site: Site, plan: Plan) -> list[str]:
         for child in c.children:
             if not child.ok:
                 notes.append(f"not used: {child.url} ({child.found_by}): {child.error}")
-    notes += [f"not used: {url} ({why})" for url, why in site.skipped]
+    notes += [f"not used: {url} ({why})" for url, why in site.skipped[:MAX_NOTES]]
+    if len(site.skipped) > MAX_NOTES:
+        notes.append(f"... and {len(site.skipped) - MAX_NOTES} more links not used")
     if site.tried:
         notes.append(f"common paths tried, nothing there: {', '.join(site.tried)}")
     return notes

@@ -57,7 +57,10 @@ def checked_address(url: str) -> str:
         raise ToolError(f"not an http(s) URL: {url}")
     parts = urlsplit(url)
     host = (parts.hostname or "").strip("[]")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a port out of range
+        raise ToolError(f"cannot fetch {url}: {exc}") from exc
     if is_localhost_name(host):
         addresses = ["127.0.0.1"]
     else:

@@ -340,17 +340,23 @@ def test_sitemap_bombs_and_huge_indexes_are_contained(
     huge = site.page(
         "/index.xml", sitemap_index([site.url(f"/part-{i}.xml") for i in range(20000)]), XML
     )
-    site.page("/robots.txt", f"Sitemap: {bomb}\nSitemap: {gz}\nSitemap: {huge}\n", "text/plain")
+    many = "".join(f"Sitemap: {site.url(f'/s-{i}.xml')}\n" for i in range(100))
+    robots = f"Sitemap: {bomb}\nSitemap: {gz}\nSitemap: {huge}\n{many}"
+    site.page("/robots.txt", robots, "text/plain")
     site.homepage(f'<link rel="alternate" type="application/rss+xml" href="{feed}">')
     folder = tmp_path / "outlets"
     assert add(folder, site.url("/"), "--id", "bombs") == 0
     parts = [p for h, p in site.server.requests() if h == site.host and p.startswith("/part-")]
     assert len(parts) == 5  # MAX_INDEX_CHILDREN of the 20000
+    listed = [p for h, p in site.server.requests() if h == site.host and p.startswith("/s-")]
+    assert 0 < len(listed) < 30  # MAX_CHECKS candidates for one site, the feed included
     path = written(folder, "bombs")
     assert sources(path) == [("rss", feed)]
     text = path.read_text(encoding="utf-8")
     assert f"not used: {bomb}" in text and "decompressed (DOWNLOAD_MAXSIZE)" in text
     assert f"not used: {gz}" in text and "bad gzip" in text
+    assert re.search(r"\.\.\. and \d+ more links not used", text)
+    assert len(text.splitlines()) < 100
     crawl_stores_the_articles(folder, "bombs", sqlite_url, arts)
 
 
