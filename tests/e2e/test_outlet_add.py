@@ -406,6 +406,8 @@ def test_force_replaces_an_outlet_written_before(site: Site, tmp_path: Path) -> 
     feed = site.page("/rss.xml", rss(arts), RSS)
     site.homepage()
     folder = tmp_path / "outlets"
+    assert add(folder, site.url("/")) == 0  # the id from the host's first label
+    assert (folder / (site.name.replace("-", "_") + ".toml")).is_file()
     assert add(folder, site.url("/"), "--id", "again") == 0
     assert add(folder, site.url("/"), "--id", "again") == 1
     newer = site.add_articles(1)
