@@ -70,13 +70,14 @@ def _samples(fetcher: Fetcher, sources: list[Checked], home: str, want: int) -> 
 
 def plan_sources(fetcher: Fetcher, site: Site) -> Plan:
     usable = site.usable()
-    feeds = [c for c in usable if c.kind in ("rss", "atom")][:MAX_FEEDS]
+    all_feeds = [c for c in usable if c.kind in ("rss", "atom")]
+    feeds = all_feeds[:MAX_FEEDS]
     news = [c for c in usable if c.kind == "news_sitemap"]
     plain = [c for c in usable if c.kind == "sitemap"]
     indexes = [c for c in site.sources if c.kind == "sitemap_index" and c.ok]
     if feeds or news:
         active = news + feeds
-        inactive = [*plain, *indexes]
+        inactive = [*all_feeds[MAX_FEEDS:], *plain, *indexes]
     else:
         active = plain
         inactive = []
@@ -161,7 +162,15 @@ def draft_add_toml(outlet_id: str, site: Site, plan: Plan, name: str | None) -> 
         {"kind": c.kind, "url": c.url, "comment": _comment(c), "active": True} for c in plan.active
     ]
     sources += [
-        {"kind": c.kind, "url": c.url, "comment": _comment(c), "active": False}
+        {
+            "kind": c.kind,
+            "url": c.url,
+            "comment": _comment(c),
+            "active": False,
+            "why": f"a feed beyond the first {MAX_FEEDS}: uncomment it to crawl it too"
+            if c.kind in ("rss", "atom")
+            else "the feeds or news sitemaps above list the newest articles; this lists them all.",
+        }
         for c in plan.inactive
     ]
     return render_outlet(

@@ -418,3 +418,19 @@ def test_force_replaces_an_outlet_written_before(site: Site, tmp_path: Path) -> 
         assert tomllib.load(fh)["id"] == "again"
     recorded = golden.load_recording(load_outlet_file(folder / "again.toml"))[0]
     assert recorded.article_url == newer[0]  # the newest, recorded again
+
+
+def test_feeds_beyond_the_first_three_are_offered_commented_out(site: Site, tmp_path: Path) -> None:
+    arts = site.add_articles(4)
+    feeds = [site.page(f"/section-{i}.xml", rss([a]), RSS) for i, a in enumerate(arts)]
+    links = "".join(f'<link rel="alternate" type="application/rss+xml" href="{f}">' for f in feeds)
+    site.homepage(links)
+    folder = tmp_path / "outlets"
+    assert add(folder, site.url("/"), "--id", "many") == 0
+    path = written(folder, "many")
+    assert sources(path) == [("rss", f) for f in feeds[:3]]
+    text = path.read_text(encoding="utf-8")
+    assert (
+        f'# Not used: a feed beyond the first 3: uncomment it to crawl it too\n# [[sources]]\n# kind = "rss"\n# url = "{feeds[3]}"'
+        in text
+    )
