@@ -43,6 +43,7 @@ def cmd_outlet_add(args: argparse.Namespace) -> int:
             outlet_id=args.id,
             name=args.name,
             force=args.force,
+            sections=args.sections,
             outlets_dir=args.outlets_dir,
         )
     except (ToolError, OutletError) as exc:
@@ -81,6 +82,13 @@ def register(sub: Any) -> None:
     p.add_argument("--id", help="outlet id (default: from the site's domain)")
     p.add_argument("--name", help="display name (default: the id)")
     p.add_argument("--force", action="store_true", help="replace an existing ID.toml")
+    p.add_argument(
+        "--sections",
+        type=int,
+        default=2,
+        metavar="N",
+        help="no feed nor sitemap: read N section pages besides the homepage (default: 2)",
+    )
     p.add_argument(
         "--outlets-dir", help=f"where to write (default: ${OUTLETS_DIR_ENV}, else built-in)"
     )

@@ -68,7 +68,7 @@ def _samples(fetcher: Fetcher, sources: list[Checked], home: str, want: int) -> 
     return list(done.values())
 
 
-def plan_sources(fetcher: Fetcher, site: Site) -> Plan:
+def plan_sources(fetcher: Fetcher, site: Site, sections: int = SECTIONS) -> Plan:
     usable = site.usable()
     all_feeds = [c for c in usable if c.kind in ("rss", "atom")]
     feeds = all_feeds[:MAX_FEEDS]
@@ -84,10 +84,10 @@ def plan_sources(fetcher: Fetcher, site: Site) -> Plan:
     if active:
         samples = _samples(fetcher, active, site.homepage.url, SAMPLES)
         return Plan(active, inactive, samples)
-    return _homepage_plan(fetcher, site)
+    return _homepage_plan(fetcher, site, sections)
 
 
-def _homepage_plan(fetcher: Fetcher, site: Site) -> Plan:
+def _homepage_plan(fetcher: Fetcher, site: Site, sections: int) -> Plan:
     """No feed, no sitemap: the homepage's links that look like articles, sampled; the
     patterns of those that extract; a few section pages to read as well."""
     home = site.homepage.url
@@ -110,7 +110,7 @@ def _homepage_plan(fetcher: Fetcher, site: Site) -> Plan:
     page.entries = [u for u in links if infer.matches(u, patterns)]
     page.sample = next(s.describe() for s in samples if s.ok)
     active = [page]
-    for url in infer.section_pages(links, home, patterns)[:SECTIONS]:
+    for url in infer.section_pages(links, home, patterns)[:sections]:
         section = check_page(fetcher, url, "a section page of the homepage")
         section.entries = [u for u in section.entries if infer.matches(u, patterns)]
         if section.ok:
@@ -218,6 +218,7 @@ def add_outlet(
     outlet_id: str | None = None,
     name: str | None = None,
     force: bool = False,
+    sections: int = SECTIONS,
     outlets_dir: str | None = None,
     out: TextIO | None = None,
 ) -> Path:
@@ -230,7 +231,7 @@ def add_outlet(
     folder = free_target(outlet_id, outlets_dir, force=force)
     fetcher = Fetcher()
     site = discover(fetcher, homepage)
-    plan = plan_sources(fetcher, site)
+    plan = plan_sources(fetcher, site, sections)
     if plan.homepage_kind:
         print(
             f"{site.homepage.url}: no feed and no sitemap found; using homepage sources", file=out

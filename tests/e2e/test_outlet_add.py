@@ -262,6 +262,9 @@ def test_no_feed_no_sitemap_gives_homepage_sources_and_live_checks(
     assert "links matching article_url_patterns" in path.read_text(encoding="utf-8")
     crawl_stores_the_articles(folder, "plain", sqlite_url, front + world)
     # live: a homepage source has no dates, so only its links and the sample count
+    # --sections 0: the homepage alone
+    assert add(tmp_path / "bare", site.url("/"), "--id", "plain", "--sections", "0") == 0
+    assert sources(tmp_path / "bare" / "plain.toml") == [("homepage", site.url("/"))]
     check = ["outlet", "check", "plain", "--live", "--outlets-dir", str(folder)]
     assert cli.main(check) == 0
     site.page("/world", "<html><body><a href='/contact'>Contact</a></body></html>")
