@@ -28,7 +28,11 @@ OUTLETS_DIR_ENV = "NEWSCRAWL_OUTLETS_DIR"
 #: parsed by one parser that recognises urlsets, indexes and Google News entries.
 FEED_KINDS = frozenset({"rss", "atom", "feed"})
 SITEMAP_KINDS = frozenset({"sitemap", "sitemap_index", "news_sitemap"})
-SOURCE_KINDS = FEED_KINDS | SITEMAP_KINDS | {"robots"}
+#: A page whose links are read for articles (``spiders/links.py``), for sites with neither feed
+#: nor sitemap: polled like a feed, and only with ``article_url_patterns`` to tell its articles
+#: from its navigation.
+PAGE_KINDS = frozenset({"homepage"})
+SOURCE_KINDS = FEED_KINDS | SITEMAP_KINDS | PAGE_KINDS | {"robots"}
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -280,6 +284,13 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
             ),
         )
 
+    article_patterns = _patterns(path, "article_url_patterns", data.get("article_url_patterns", []))
+    if not article_patterns and any(s.kind in PAGE_KINDS for s in sources):
+        raise OutletError(
+            path,
+            "article_url_patterns",
+            "required with a homepage source (which links are articles)",
+        )
     return Outlet(
         id=outlet_id,
         name=data["name"].strip(),
@@ -287,9 +298,7 @@ def parse_outlet(data: Mapping[str, Any], path: Path) -> Outlet:
         language=data["language"].strip(),
         allowed_domains=domains,
         sources=tuple(sources),
-        article_url_patterns=_patterns(
-            path, "article_url_patterns", data.get("article_url_patterns", [])
-        ),
+        article_url_patterns=article_patterns,
         deny_url_patterns=_patterns(path, "deny_url_patterns", data.get("deny_url_patterns", [])),
         politeness=politeness,
         extraction=hints,

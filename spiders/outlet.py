@@ -23,10 +23,11 @@ from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.failures import FIRST_SOURCE_FAILURE, INTERRUPTED, failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
-from crawler.registry import FEED_KINDS, Outlet
+from crawler.registry import FEED_KINDS, PAGE_KINDS, Outlet
 from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.conditional import ConditionalPolls
 from spiders.feeds import parse_feed
+from spiders.links import parse_links
 from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from spiders.worker import SharedQueueWorker
@@ -182,6 +183,10 @@ class OutletSpider(SharedQueueWorker, Spider):
                 result = await self._parse_off_reactor(
                     parse_feed, response.body, response.url, kind
                 )
+            elif kind in PAGE_KINDS:
+                result = await self._parse_off_reactor(
+                    parse_links, response.body, response.url, kind
+                )
             else:
                 result = await self._parse_off_reactor(
                     parse_sitemap_bytes, response.body, response.url, kind, self.max_source_bytes
@@ -193,13 +198,14 @@ class OutletSpider(SharedQueueWorker, Spider):
         except Exception as exc:  # a parser crash on hostile bytes: this source only
             self._source_invalid(response, f"{type(exc).__name__}: {exc}")
             return
-        if kind in FEED_KINDS:
+        if kind in FEED_KINDS or kind in PAGE_KINDS:
+            family = "feed" if kind in FEED_KINDS else "links"  # a homepage's links
             for reason, count in result.skipped.items():
-                self._inc(f"feed/entries_skipped/{reason}", count)
+                self._inc(f"{family}/entries_skipped/{reason}", count)
             if not result.valid:
                 self._source_invalid(response, result.error or "not a feed")
                 return
-            self._inc("feed/entries", len(result.entries))
+            self._inc(f"{family}/entries", len(result.entries))
         else:
             for reason, count in result.skipped.items():
                 self._inc(f"sitemap/entries_skipped/{reason}", count)

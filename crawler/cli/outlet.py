@@ -1,5 +1,6 @@
-"""``outlet new`` and ``outlet check``: an outlet drafted with its golden-test fixtures, and
-the replay of every outlet's fixtures (``crawler.outlet_kit``)."""
+"""``outlet add``, ``outlet new`` and ``outlet check``: an outlet found from its homepage or
+drafted from a named feed, with its golden-test fixtures; the replay of outlets' fixtures and
+their live checks (``crawler.outlet_kit``)."""
 
 from __future__ import annotations
 
@@ -32,22 +33,69 @@ def cmd_outlet_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_outlet_check(args: argparse.Namespace) -> int:
-    from crawler.outlet_kit.draft import check_outlets
+def cmd_outlet_add(args: argparse.Namespace) -> int:
+    from crawler.outlet_kit.add import add_outlet
     from crawler.outlet_kit.fetch import ToolError
 
     try:
-        return check_outlets(args.ids, update=args.update_golden, outlets_dir=args.outlets_dir)
+        add_outlet(
+            args.url,
+            outlet_id=args.id,
+            name=args.name,
+            force=args.force,
+            sections=args.sections,
+            outlets_dir=args.outlets_dir,
+        )
+    except (ToolError, OutletError) as exc:
+        print(f"newscrawl outlet add: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_outlet_check(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from crawler.outlet_kit.check import check_outlets
+    from crawler.outlet_kit.fetch import ToolError
+
+    try:
+        return check_outlets(
+            args.ids,
+            update=args.update_golden,
+            outlets_dir=args.outlets_dir,
+            live=args.live,
+            max_age=timedelta(hours=args.max_age_hours),
+        )
     except (ToolError, OutletError) as exc:
         print(f"newscrawl outlet check: {exc}", file=sys.stderr)
         return 1
 
 
 def register(sub: Any) -> None:
-    """``newscrawl outlet new|check`` on the command line's subparsers."""
+    """``newscrawl outlet add|new|check`` on the command line's subparsers."""
     parser = sub.add_parser("outlet", help="add an outlet with golden-test fixtures; check them")
     commands = parser.add_subparsers(dest="outlet_command", required=True)
-    p = commands.add_parser("new", help="draft ID.toml and record its feed, article and golden")
+    p = commands.add_parser(
+        "add", help="find a site's feeds and sitemaps, sample articles, write ID.toml + fixtures"
+    )
+    p.add_argument("url", help="the outlet's homepage URL")
+    p.add_argument("--id", help="outlet id (default: from the site's domain)")
+    p.add_argument("--name", help="display name (default: the id)")
+    p.add_argument("--force", action="store_true", help="replace an existing ID.toml")
+    p.add_argument(
+        "--sections",
+        type=int,
+        default=2,
+        metavar="N",
+        help="no feed nor sitemap: read N section pages besides the homepage (default: 2)",
+    )
+    p.add_argument(
+        "--outlets-dir", help=f"where to write (default: ${OUTLETS_DIR_ENV}, else built-in)"
+    )
+    p.set_defaults(func=cmd_outlet_add)
+    p = commands.add_parser(
+        "new", help="draft ID.toml from a feed you name (or the announced one) and record it"
+    )
     p.add_argument("id", help="outlet id: the file and spider name ([a-z][a-z0-9_]*)")
     p.add_argument("homepage", help="the outlet's homepage URL")
     p.add_argument("--feed", help="feed or sitemap URL (default: the homepage's announced feed)")
@@ -61,6 +109,17 @@ def register(sub: Any) -> None:
     p = commands.add_parser("check", help="replay outlets' fixtures and diff with golden.json")
     p.add_argument("ids", nargs="*", metavar="ID", help="outlet ids (default: all)")
     p.add_argument("--update-golden", action="store_true", help="accept the replay as golden")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="also check the site now: sources answer, parse, are recent; an article extracts",
+    )
+    p.add_argument(
+        "--max-age-hours",
+        type=float,
+        default=72.0,
+        help="--live: a source whose newest entry is older is stale (default: 72)",
+    )
     p.add_argument(
         "--outlets-dir", help=f"folder of extra outlet files (default: ${OUTLETS_DIR_ENV})"
     )

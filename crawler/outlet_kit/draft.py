@@ -1,6 +1,6 @@
-"""``newscrawl outlet new`` and ``newscrawl outlet check``: an outlet file drafted from its site,
-with a recorded feed and article page and the golden file of their extraction; and the replay
-of every outlet's fixtures against its golden file (``crawler/outlet_kit/golden.py``).
+"""``newscrawl outlet new``: an outlet file drafted from its site, with a recorded feed and
+article page and the golden file of their extraction; and what ``outlet add`` (``add.py``)
+shares with it: the templates, the id and target checks, staging and installing.
 
 ``outlet new ID HOMEPAGE`` fetches the feed (``--feed``, else the one the homepage announces in
 a ``<link rel="alternate">``) and one article it lists (``--article``, else the first), writes
@@ -16,7 +16,6 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +28,8 @@ from lxml import etree
 
 import crawler.settings as project_settings
 from crawler.outlet_kit import golden
-from crawler.outlet_kit.fetch import _FEED_TYPES, Fetched, ToolError, fetch
+from crawler.outlet_kit.discover import announced_feeds
+from crawler.outlet_kit.fetch import Fetched, Fetcher, ToolError
 from crawler.registry import (
     BUILTIN_DIR,
     OUTLETS_DIR_ENV,
@@ -47,21 +47,6 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # as crawler.registry checks it
 
 
 # -- drafting ------------------------------------------------------------------------------------
-
-
-def announced_feed(homepage: Fetched) -> str | None:
-    """The first feed a page announces with ``<link rel="alternate" type="...rss+xml">``."""
-    try:
-        tree = lxml.html.document_fromstring(homepage.body)
-    except (etree.ParserError, ValueError):
-        return None
-    for link in tree.iter("link"):
-        rel = (link.get("rel") or "").lower().split()
-        kind = (link.get("type") or "").lower()
-        href = link.get("href")
-        if "alternate" in rel and kind in _FEED_TYPES and href:
-            return urljoin(homepage.url, str(href).strip())
-    return None
 
 
 def source_kind(feed: Fetched, url: str) -> str:
@@ -107,7 +92,13 @@ def _toml_value(value: Any) -> str:
     return '"' + "".join(out) + '"'
 
 
-def render_outlet(**values: Any) -> str:
+def _comment_text(value: Any) -> str:
+    """Text for a TOML comment: one line, no control characters (a URL or an error message
+    from a site cannot end the comment and write TOML)."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))[:500]
+
+
+def render_outlet(template: str = "outlet.toml.j2", **values: Any) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
@@ -115,7 +106,8 @@ def render_outlet(**values: Any) -> str:
         keep_trailing_newline=True,
     )
     env.filters["toml"] = _toml_value
-    return env.get_template("outlet.toml.j2").render(today=date.today().isoformat(), **values)
+    env.filters["comment"] = _comment_text
+    return env.get_template(template).render(today=date.today().isoformat(), **values)
 
 
 def target_dir(outlets_dir: str | None) -> Path:
@@ -185,32 +177,21 @@ def new_outlet(
 ) -> Path:
     """Draft, record and write a new outlet; returns its file. ToolError on bad input."""
     out = out or sys.stdout
-    if not _ID_RE.match(outlet_id):
-        raise ToolError(
-            f"invalid outlet id {outlet_id!r}: lower-case letters, digits and _, starting with "
-            "a letter (it is the file and spider name)"
-        )
+    check_id(outlet_id)
     if not is_fetchable(homepage):
         raise ToolError(f"not an http(s) URL: {homepage}")
-    folder = target_dir(outlets_dir)
-    existing = load_registry(folder)
-    if outlet_id in existing:
-        raise ToolError(f"outlet {outlet_id!r} exists already: {existing[outlet_id].path}")
-    final_toml = folder / f"{outlet_id}.toml"
-    final_fixtures = folder / golden.FIXTURES / outlet_id
-    for path in (final_toml, final_fixtures):
-        if path.exists():
-            raise ToolError(f"{path} exists already")
+    folder = free_target(outlet_id, outlets_dir, force=False)
 
+    fetcher = Fetcher()
     if feed_url is None:
-        page = fetch(homepage)
-        feed_url = announced_feed(page)
+        page = fetcher.fetch(homepage)
+        feed_url = next(iter(announced_feeds(page)), None)
         if feed_url is None:
             raise ToolError(
                 f'{homepage} announces no feed (<link rel="alternate" type="application/'
                 'rss+xml">): give --feed URL'
             )
-    feed = fetch(feed_url)
+    feed = fetcher.fetch(feed_url)
     kind = source_kind(feed, feed_url)
 
     with tempfile.TemporaryDirectory(prefix=f".new-{outlet_id}-", dir=folder) as scratch:
@@ -233,7 +214,7 @@ def new_outlet(
                 f"{article_url} is not among the {len(requested)} article links of {feed_url} "
                 f"(the first is {requested[0]})"
             )
-        article = fetch(article_url)
+        article = fetcher.fetch(article_url)
         if language is None:
             language = _page_language(article) or "en"
         toml = _draft_toml(
@@ -252,26 +233,64 @@ def new_outlet(
         result = golden.replay(outlet, recording)
         golden.write_golden(outlet, result)
         problems = golden.problems(outlet, recording, result)
+        final_toml = install(staging, outlet, folder, force=False)
+    report_written(final_toml, problems, out)
+    return final_toml
 
-        # Into place: the fixtures first, the outlet file last (the registry sees it only then).
-        final_fixtures.parent.mkdir(exist_ok=True)
-        os.rename(golden.fixtures_dir(outlet), final_fixtures)
-        try:
-            if final_toml.exists():
-                raise ToolError(f"{final_toml} appeared meanwhile")
-            os.rename(staging / f"{outlet_id}.toml", final_toml)
-        except BaseException:
-            shutil.rmtree(final_fixtures, ignore_errors=True)
-            raise
+
+def check_id(outlet_id: str) -> None:
+    if not _ID_RE.match(outlet_id):
+        raise ToolError(
+            f"invalid outlet id {outlet_id!r}: lower-case letters, digits and _, starting with "
+            "a letter (it is the file and spider name)"
+        )
+
+
+def free_target(outlet_id: str, outlets_dir: str | None, *, force: bool) -> Path:
+    """The folder a new outlet goes to; ToolError when the id is taken (``force``: only an
+    outlet file in that same folder may be replaced)."""
+    folder = target_dir(outlets_dir)
+    existing = load_registry(folder)
+    final_toml = folder / f"{outlet_id}.toml"
+    if outlet_id in existing and not (force and Path(existing[outlet_id].path) == final_toml):
+        hint = " (--force replaces it)" if Path(existing[outlet_id].path) == final_toml else ""
+        raise ToolError(f"outlet {outlet_id!r} exists already: {existing[outlet_id].path}{hint}")
+    for path in (final_toml, folder / golden.FIXTURES / outlet_id):
+        if path.exists() and not force:
+            raise ToolError(f"{path} exists already (--force replaces it)")
+    return folder
+
+
+def install(staging: Path, outlet: Outlet, folder: Path, *, force: bool) -> Path:
+    """Move a staged outlet file and its fixtures into ``folder``: the fixtures first, the
+    outlet file last (the registry sees it only then). ``force`` replaces what is there."""
+    final_toml = folder / f"{outlet.id}.toml"
+    final_fixtures = folder / golden.FIXTURES / outlet.id
+    final_fixtures.parent.mkdir(exist_ok=True)
+    if force and final_fixtures.exists():
+        shutil.rmtree(final_fixtures)
+    os.rename(golden.fixtures_dir(outlet), final_fixtures)
+    try:
+        if final_toml.exists() and not force:
+            raise ToolError(f"{final_toml} appeared meanwhile")
+        os.replace(staging / f"{outlet.id}.toml", final_toml)
+    except BaseException:
+        shutil.rmtree(final_fixtures, ignore_errors=True)
+        raise
+    return final_toml
+
+
+def report_written(final_toml: Path, problems: list[str], out: TextIO) -> None:
+    outlet_id = final_toml.stem
     print(f"wrote {final_toml}", file=out)
-    print(f"wrote {final_fixtures}/ ({', '.join(golden.FIXTURE_FILES)})", file=out)
+    fixtures = final_toml.parent / golden.FIXTURES / outlet_id
+    print(f"wrote {fixtures}/ ({', '.join(golden.FIXTURE_FILES)})", file=out)
     for problem in problems:
         print(f"warning: {outlet_id}: {problem}", file=out)
     print(
         f"review both, then: newscrawl outlet check {outlet_id} (docs/adding-an-outlet.md)",
         file=out,
     )
-    return final_toml
 
 
 def _page_language(page: Fetched) -> str | None:
@@ -281,44 +300,3 @@ def _page_language(page: Fetched) -> str | None:
         return None
     lang = (tree.get("lang") or "").strip().split("-")[0].lower()
     return lang if re.fullmatch(r"[a-z]{2,3}", lang) else None
-
-
-# -- checking ------------------------------------------------------------------------------------
-
-
-def check_outlets(
-    ids: Sequence[str], *, update: bool, outlets_dir: str | None, out: TextIO | None = None
-) -> int:
-    """Replay the named (or all) outlets' fixtures; 0 when every one matches its golden file."""
-    out = out or sys.stdout
-    registry = load_registry(outlets_dir)
-    unknown = [i for i in ids if i not in registry]
-    if unknown:
-        raise ToolError(f"no such outlet: {', '.join(unknown)}")
-    failed = 0
-    for outlet_id in ids or list(registry):
-        outlet = registry[outlet_id]
-        try:
-            expected, actual, problems = golden.check(outlet)
-        except golden.FixtureError as exc:
-            print(f"{outlet_id}: FAILED: {exc}", file=out)
-            failed += 1
-            continue
-        diff = golden.compare(expected, actual)
-        if diff and update:
-            path = golden.write_golden(outlet, actual)
-            print(f"{outlet_id}: updated {path}", file=out)
-        elif diff:
-            out.write(diff)
-            print(
-                f"{outlet_id}: FAILED: the replay differs from golden.json (review the diff; "
-                f"accept it with --update-golden)",
-                file=out,
-            )
-        for problem in problems:
-            print(f"{outlet_id}: FAILED: {problem}", file=out)
-        if (diff and not update) or problems:
-            failed += 1
-        elif not diff:
-            print(f"{outlet_id}: ok", file=out)
-    return 1 if failed else 0

@@ -126,3 +126,12 @@ def test_a_disabled_outlet_is_crawled_only_when_named(
     (tmp_path / "example.toml").unlink()
     with pytest.raises(UsageError, match="every outlet is disabled"):
         prepare(db, str(tmp_path), [])
+
+
+def test_a_homepage_source_loads_with_patterns_and_is_refused_without(tmp_path: Path) -> None:
+    text = GOOD.replace('kind = "rss"', 'kind = "homepage"').replace("/rss.xml", "/")
+    outlet = load_outlet_file(write(tmp_path, text))
+    assert [s.kind for s in outlet.sources] == ["homepage"]
+    bare = "\n".join(line for line in text.splitlines() if "article_url_patterns" not in line)
+    with pytest.raises(OutletError, match="article_url_patterns: required with a homepage"):
+        load_outlet_file(write(tmp_path, bare))
