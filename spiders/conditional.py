@@ -11,13 +11,18 @@ poll held."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from typing import Any
+import logging
+from typing import Any, ClassVar
 
 from scrapy import Request
 from scrapy.http import Response
 
-from storage.sources import Validators
+from crawler import runtime
+from storage.sources import Validators, save_validators, source_validators
+
+logger = logging.getLogger(__name__)
 
 NOT_MODIFIED = 304
 #: the source's URL as requested (the key of its validators), whatever redirects followed
@@ -77,3 +82,39 @@ class ConditionalPolls:
 def _header(response: Response, name: bytes) -> str | None:
     value: Any = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+class ConditionalPolling:
+    """The spider's side: validators read when its start requests are made, saved when it
+    closes after a finished run."""
+
+    crawler: Any
+    name: str
+    outlet: ClassVar[Any]
+    polls: ConditionalPolls | None = None
+
+    async def _conditional_polls(self) -> ConditionalPolls | None:
+        settings = self.crawler.settings
+        if not settings.getbool("NEWSCRAWL_CONDITIONAL_POLLS"):
+            return None
+        known = await asyncio.wrap_future(
+            runtime.db_writer().submit(
+                source_validators, runtime.database(settings), self.outlet.id
+            )
+        )
+        self.polls = ConditionalPolls(known)
+        return self.polls
+
+    def closed(self, reason: str) -> None:
+        """Validators are kept only from a run that finished (the module's docstring)."""
+        if self.polls is None or reason != "finished" or not self.polls.fresh:
+            return
+        try:
+            runtime.db_writer().submit(
+                save_validators,
+                runtime.database(self.crawler.settings),
+                self.outlet.id,
+                self.polls.fresh,
+            ).result(timeout=30)
+        except Exception as exc:  # the next run polls unconditionally: slower, nothing lost
+            logger.error("%s: could not save the sources' validators: %s", self.name, exc)

@@ -25,19 +25,18 @@ from crawler.items import ArticleItem, Discovery, FetchFailure
 from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, PAGE_KINDS, Outlet
 from crawler.urls import BadUrl, canonical_url, check_url
-from spiders.conditional import ConditionalPolls
+from spiders.conditional import ConditionalPolling
 from spiders.feeds import parse_feed
 from spiders.links import parse_links
 from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from spiders.worker import SharedQueueWorker
-from storage.sources import save_validators, source_validators
 from storage.url_state import pending_urls
 
 logger = logging.getLogger(__name__)
 
 
-class OutletSpider(SharedQueueWorker, Spider):
+class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
     """Crawl one outlet's feeds and sitemaps; yield article pages with their discovery data."""
 
     outlet: ClassVar[Outlet]  # one per subclass (spider_class_for)
@@ -52,7 +51,6 @@ class OutletSpider(SharedQueueWorker, Spider):
         self._requested: set[str] = set()
         self._sitemaps_seen = 0
         self._idle_since: float | None = None
-        self.polls: ConditionalPolls | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
@@ -94,32 +92,6 @@ class OutletSpider(SharedQueueWorker, Spider):
             if polls is not None and source.kind != "robots":
                 polls.prepare(request)
             yield request
-
-    async def _conditional_polls(self) -> ConditionalPolls | None:
-        settings = self.crawler.settings
-        if not settings.getbool("NEWSCRAWL_CONDITIONAL_POLLS"):
-            return None
-        known = await asyncio.wrap_future(
-            runtime.db_writer().submit(
-                source_validators, runtime.database(settings), self.outlet.id
-            )
-        )
-        self.polls = ConditionalPolls(known)
-        return self.polls
-
-    def closed(self, reason: str) -> None:
-        """Validators are kept only from a run that finished (``spiders.conditional``)."""
-        if self.polls is None or reason != "finished" or not self.polls.fresh:
-            return
-        try:
-            runtime.db_writer().submit(
-                save_validators,
-                runtime.database(self.crawler.settings),
-                self.outlet.id,
-                self.polls.fresh,
-            ).result(timeout=30)
-        except Exception as exc:  # the next run polls unconditionally: slower, nothing lost
-            logger.error("%s: could not save the sources' validators: %s", self.name, exc)
 
     async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
@@ -221,7 +193,7 @@ class OutletSpider(SharedQueueWorker, Spider):
             for obj in self.article_requests(entry):
                 yield obj
         # a sitemap index is read every run: its children change while it stays the same
-        if self.polls is not None and (kind in FEED_KINDS or not result.sitemaps):
+        if self.polls is not None and not getattr(result, "sitemaps", None):
             self.polls.parsed(response)
 
     def _source_invalid(self, response: Response, why: str) -> None:
