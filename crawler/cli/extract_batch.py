@@ -7,18 +7,19 @@ process or, for a single page, in this one."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crawler.cli.common import UsageError
 from crawler.registry import ExtractionHints
+
+if TYPE_CHECKING:  # asyncio only when pages run in the pool: --help stays light
+    import asyncio
 
 T = TypeVar("T")
 
@@ -244,6 +245,8 @@ async def _stream(
     timeout: float,
     window: int,
 ) -> None:
+    import asyncio
+
     pending: deque[asyncio.Task[dict[str, Any]]] = deque()
     try:
         for task in tasks:
@@ -259,6 +262,9 @@ async def _stream(
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run``, on a thread of its own when this one already runs an event loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
