@@ -1,27 +1,23 @@
 """``newscrawl extract`` on many pages: which URL goes with which file (``FILE=URL`` arguments,
-a JSON Lines manifest), and the pages' extraction in the crawl's worker pool
-(``crawler.runtime``), each within a time limit, printed in input order as they come.
+a JSON Lines manifest), and the pages' extraction in worker processes, each within a time
+limit, printed in input order as they come.
 
 The parsing functions are pure; ``extract_record`` is what runs for one page, in a worker
 process or, for a single page, in this one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zlib
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from crawler.cli.common import UsageError
 from crawler.registry import ExtractionHints
-
-if TYPE_CHECKING:  # asyncio only when pages run in the pool: --help stays light
-    import asyncio
-
-T = TypeVar("T")
 
 #: ``FILE=URL``: the first ``=`` followed by ``http://`` or ``https://`` (a file name may hold
 #: ``=`` itself; a URL always starts with its scheme).
@@ -189,6 +185,11 @@ def extract_record(
 #: The outlet hints and language of a task: the caller resolves outlet ids to them.
 Hints = Callable[[PageTask], tuple[ExtractionHints, str]]
 
+#: A page whose pool broke under it this many times counts as having crashed it (as the crawl's
+#: ``crawler.runtime.POOL_ATTEMPTS``).
+POOL_ATTEMPTS = 2
+_WARM_UP_PAGE = f"<html><body><article><p>{'warm up ' * 40}</p></article></body></html>"
+
 
 def _stdin_page(task: PageTask, limit: int) -> tuple[dict[str, Any] | None, bytes | None]:
     """Standard input's page, read here (a worker has no stdin): (error record, None) or
@@ -213,64 +214,90 @@ def extract_here(task: PageTask, hints: Hints, limit: int) -> dict[str, Any]:
         return error_record(task, "extraction_error", f"{type(exc).__name__}: {exc}")
 
 
-async def _in_pool(
-    settings: Any, task: PageTask, hints: Hints, limit: int, timeout: float
-) -> dict[str, Any]:
-    from concurrent.futures import TimeoutError as FutureTimeout
+def warm_up_worker() -> None:
+    """Run the extractor once in each new worker, so that a page's time limit measures its
+    own work, not trafilatura's first-call set-up."""
+    from pipelines.extract.page import ExtractionFailed, extract_page
 
-    from crawler import runtime
+    with contextlib.suppress(ExtractionFailed):
+        extract_page(_WARM_UP_PAGE, "http://localhost/")
 
-    failed, data = _stdin_page(task, limit) if task.file == "-" else (None, None)
-    if failed:
-        return failed
-    try:
-        record: dict[str, Any] = await runtime.run_in_pool(
-            settings, extract_record, task, *hints(task), limit, data, timeout=timeout
+
+class _Pool:
+    """pebble worker processes, as the crawl's (``crawler.runtime``: forkserver, recycled
+    workers, a time limit per task that kills its worker) but without the crawl's database and
+    dedup modules, a second or more of start-up in the command and each worker. A pool that
+    breaks (a worker dead while idle) is replaced, and the pages it held run again."""
+
+    def __init__(self, jobs: int, timeout: float) -> None:
+        self.jobs, self.timeout = jobs, timeout
+        self.pool = self._start()
+
+    def _start(self) -> Any:
+        import multiprocessing
+
+        from pebble import ProcessPool
+
+        context = multiprocessing.get_context("forkserver")
+        # The workers fork from a server that has the extractor imported: each starts in a
+        # fraction of a second rather than importing it again (no effect once a server runs).
+        context.set_forkserver_preload(["crawler.cli.extract_batch", "pipelines.extract.page"])
+        return ProcessPool(
+            max_workers=self.jobs,
+            max_tasks=5000,  # recycle workers so a leak in a parser cannot grow forever
+            context=context,
+            initializer=warm_up_worker,
         )
-    except FutureTimeout:
-        return error_record(task, "extraction_timeout", f"over {timeout:g} s")
-    except runtime.WorkerCrashed as exc:
-        return error_record(task, "extraction_crashed", str(exc))
-    except Exception as exc:  # as the crawl's pipeline: one bad page must not stop the rest
-        return error_record(task, "extraction_error", f"{type(exc).__name__}: {exc}")
-    return record
 
+    def _renew(self, broken: Any) -> None:
+        if broken is self.pool:
+            with contextlib.suppress(Exception):
+                broken.stop()
+            self.pool = self._start()
 
-async def _stream(
-    tasks: Iterable[PageTask],
-    emit: Callable[[dict[str, Any]], None],
-    settings: Any,
-    hints: Hints,
-    limit: int,
-    timeout: float,
-    window: int,
-) -> None:
-    import asyncio
+    def schedule(self, args: tuple[Any, ...]) -> tuple[Any, Any]:
+        """(the pool, the future of ``extract_record(*args)``)."""
+        pool = self.pool
+        try:
+            return pool, pool.schedule(extract_record, args=args, timeout=self.timeout)
+        except RuntimeError:  # broke since the last page: "Unexpected error within the Pool"
+            self._renew(pool)
+            return self.pool, self.pool.schedule(extract_record, args=args, timeout=self.timeout)
 
-    pending: deque[asyncio.Task[dict[str, Any]]] = deque()
-    try:
-        for task in tasks:
-            pending.append(asyncio.ensure_future(_in_pool(settings, task, hints, limit, timeout)))
-            if len(pending) >= window:
-                emit(await pending.popleft())
-        while pending:
-            emit(await pending.popleft())
-    finally:
-        for left in pending:
-            left.cancel()
+    def result(
+        self, task: PageTask, args: tuple[Any, ...], pool: Any, future: Any
+    ) -> dict[str, Any]:
+        from concurrent.futures import TimeoutError as FutureTimeout
+        from concurrent.futures.process import BrokenProcessPool
 
+        from pebble import ProcessExpired
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run``, on a thread of its own when this one already runs an event loop."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
+        for attempt in range(1, POOL_ATTEMPTS + 1):
+            try:
+                record: dict[str, Any] = future.result()
+                return record
+            except FutureTimeout:
+                return error_record(task, "extraction_timeout", f"over {self.timeout:g} s")
+            except ProcessExpired as exc:
+                detail = f"worker died: {exc} (exit code {exc.exitcode})"
+                return error_record(task, "extraction_crashed", detail)
+            except BrokenProcessPool as exc:
+                if attempt == POOL_ATTEMPTS:
+                    detail = f"pool broken under the page {attempt} times: {exc}"
+                    return error_record(task, "extraction_crashed", detail)
+                self._renew(pool)
+                pool, future = self.schedule(args)
+            except Exception as exc:  # as the crawl's pipeline: one bad page must not stop the rest
+                return error_record(task, "extraction_error", f"{type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coro).result()
+    def close(self, wait: bool) -> None:
+        if wait:
+            self.pool.close()
+            self.pool.join()
+        else:  # interrupted, or the reader went away: do not wait for the pages in flight
+            self.pool.stop()
+            self.pool.join(timeout=2)
 
 
 def extract_in_pool(
@@ -282,26 +309,30 @@ def extract_in_pool(
     limit: int,
     timeout: float,
 ) -> None:
-    """Every page in ``jobs`` worker processes (the crawl's pool: a page over ``timeout``
-    seconds, or whose worker dies, costs that page only), ``emit`` called with each record in
-    the order of ``tasks``, at most ``IN_FLIGHT_PER_JOB * jobs`` pages in flight."""
-    import multiprocessing
+    """Every page in ``jobs`` worker processes (a page over ``timeout`` seconds, or whose
+    worker dies, costs that page only), ``emit`` called with each record in the order of
+    ``tasks``, at most ``IN_FLIGHT_PER_JOB * jobs`` pages in flight."""
+    pool = _Pool(jobs, timeout)
+    # per page: the task, its arguments (to run it again), and its pool and future, or its record
+    pending: deque[tuple[PageTask, tuple[Any, ...], Any, Any]] = deque()
 
-    from crawler import runtime
-    from crawler.cli.common import scrapy_settings
+    def flush_one() -> None:
+        task, args, owner, future = pending.popleft()
+        emit(future if isinstance(future, dict) else pool.result(task, args, owner, future))
 
-    # The workers fork from a server that has the extractor imported already: each starts in
-    # a fraction of a second rather than importing it again (no effect once a server runs).
-    multiprocessing.get_context("forkserver").set_forkserver_preload(
-        ["crawler.runtime", "crawler.cli.extract_batch", "pipelines.extract.page"]
-    )
-    settings = scrapy_settings(None, None, NEWSCRAWL_EXTRACT_WORKERS=jobs)
-    window = IN_FLIGHT_PER_JOB * jobs
     finished = False
     try:
-        _run(_stream(tasks, emit, settings, hints, limit, timeout, window))
+        for task in tasks:
+            failed, data = _stdin_page(task, limit) if task.file == "-" else (None, None)
+            args = (task, *hints(task), limit, data)
+            if failed:
+                pending.append((task, args, None, failed))
+            else:
+                pending.append((task, args, *pool.schedule(args)))
+            if len(pending) >= IN_FLIGHT_PER_JOB * jobs:
+                flush_one()
+        while pending:
+            flush_one()
         finished = True
     finally:
-        if not finished:  # interrupted, or the reader went away: do not wait for the workers
-            runtime.stop_workers_now()
-        runtime.shutdown()
+        pool.close(wait=finished)

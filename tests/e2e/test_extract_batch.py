@@ -34,7 +34,24 @@ def save(folder: Path, name: str, html: str) -> Path:
     return path
 
 
+OUTLET = (
+    'id = "ex"\nname = "Ex"\nhomepage = "https://ex.example/"\nlanguage = "en"\n'
+    'allowed_domains = ["ex.example"]\n'
+    '[[sources]]\nkind = "rss"\nurl = "https://ex.example/rss"\n'
+    '[extraction]\ndrop_line_patterns = ["^Sponsored: .*$"]\n'
+)
+
+
 def test_a_manifest_batch_in_two_workers_keeps_order_urls_and_failures(tmp_path: Path) -> None:
+    (tmp_path / "outlets").mkdir()
+    (tmp_path / "outlets" / "ex.toml").write_text(OUTLET)
+    para = "A sentence of real reporting that belongs in the corpus. " * 6
+    sponsored = save(
+        tmp_path,
+        "sponsored.html",
+        f"<html><body><article><p>{para}</p><p>Sponsored: buy things</p><p>{para}</p>"
+        "</article></body></html>",
+    )
     pages = [
         save(tmp_path, f"story={n}.html", article_page(f"Headline {n}", paragraphs(n)))
         for n in range(5)
@@ -48,12 +65,23 @@ def test_a_manifest_batch_in_two_workers_keeps_order_urls_and_failures(tmp_path:
         {"file": str(empty), "url": "https://news.example.org/empty"},
         {"file": str(pages[2]), "url": "https://news.example.org/2019/11/18/other"},
         {"file": str(pages[3]), "url": "https://news.example.org/undated"},
+        # a line's outlet: its extraction hints apply to that line's page only
+        {"file": str(sponsored), "url": "https://ex.example/a", "outlet": "ex"},
+        {"file": str(sponsored), "url": "https://ex.example/a"},
     ]
     (tmp_path / "pages.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
     # a FILE=URL argument comes before the manifest's pages
     first = f"{pages[4]}=https://news.example.org/2020/07/01/first"
     done = subprocess.run(
-        command(first, "--manifest", str(tmp_path / "pages.jsonl"), "--jobs", "2"),
+        command(
+            first,
+            "--manifest",
+            str(tmp_path / "pages.jsonl"),
+            "--jobs",
+            "2",
+            "--outlets-dir",
+            "outlets",
+        ),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -67,7 +95,7 @@ def test_a_manifest_batch_in_two_workers_keeps_order_urls_and_failures(tmp_path:
         *(m.get("url") for m in manifest),
     ]
     errors = [r.get("error") for r in got]
-    assert errors[:4] == [None, None, "unreadable", None] and errors[5:] == [None, None]
+    assert errors[:4] == [None, None, "unreadable", None] and errors[5:] == [None] * 4
     assert errors[4] in {"extraction_empty", "text_too_short"}  # the nav's one word, or none
     for r, n in zip([got[0], got[1], got[3], got[5], got[6]], [4, 0, 1, 2, 3], strict=True):
         assert f"Story {n} paragraph 0" in r["text"] and r["title"] == f"Headline {n}"
@@ -76,6 +104,9 @@ def test_a_manifest_batch_in_two_workers_keeps_order_urls_and_failures(tmp_path:
     assert got[1]["date"].startswith("2021-03-04")
     assert got[5]["date"].startswith("2019-11-18")
     assert got[3]["date"] is None and got[6]["date"] is None
+    assert got[7]["outlet"] == "ex" and "Sponsored" not in got[7]["text"]
+    assert "outlet" not in got[8] and "Sponsored: buy things" in got[8]["text"]
+    assert got[7]["text"].count("real reporting") == got[8]["text"].count("real reporting") > 0
 
 
 def test_a_page_over_the_time_limit_costs_only_itself(tmp_path: Path) -> None:
