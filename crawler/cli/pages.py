@@ -128,7 +128,8 @@ def register(sub: Any) -> None:
         nargs="*",
         metavar="FILE",
         help="HTML file (.gz too), - for stdin, or FILE=URL: the page and the URL it was "
-        "served from (split at the first = followed by http:// or https://)",
+        "served from (split at the first = followed by http:// or https://; with -=URL, "
+        "put the FILEs after --)",
     )
     p.add_argument("--url", help="the page's URL (one FILE only); helps metadata and links")
     p.add_argument(

@@ -5,6 +5,7 @@ whose worker is killed each give their error record while the others come out.""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -184,3 +185,21 @@ def test_a_killed_worker_costs_only_its_page(tmp_path: Path) -> None:
     assert [r["file"] for r in got] == [str(slow), *map(str, good)]
     assert got[0]["error"] == "extraction_crashed"
     assert all(f"Story {n} paragraph 0" in r["text"] for n, r in enumerate(got[1:]))
+
+
+def test_standard_input_is_one_page_of_a_pooled_batch(tmp_path: Path) -> None:
+    """``-`` is read by the command (a worker has no stdin) and extracted with the others."""
+    other = save(tmp_path, "other.html", article_page("Headline 2", paragraphs(2)))
+    piped = gzip.compress(article_page("Headline 1", paragraphs(1)).encode())
+    done = subprocess.run(
+        # after --, as any argument that starts with - (argparse would take it for an option)
+        command("--jobs", "2", "--", str(other), "-=https://news.example.org/2022/05/06/piped"),
+        cwd=tmp_path,
+        input=piped,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    got = records(done.stdout.decode())
+    assert [r["file"] for r in got] == [str(other), "<stdin>"]
+    assert "Story 1 paragraph 0" in got[1]["text"] and got[1]["date"].startswith("2022-05-06")
