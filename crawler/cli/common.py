@@ -107,6 +107,8 @@ def _check_types(settings: Any, overrides: dict[str, Any]) -> None:
     """``--set NAME=VALUE`` must name a setting that exists (a misspelt name would be ignored)
     and fit it (a number where a number is read, true or false for a switch), so a typo is
     one line now rather than a silent no-op or a traceback mid-crawl."""
+    if not overrides:  # the checks import the crawl's runtime: 1.5 s a command need not pay
+        return
     from scrapy.settings import default_settings
 
     from crawler import runtime

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from crawler.cli import extract_batch as batch
-from crawler.cli.common import EXIT_FAILED, EXIT_OK, UsageError, number
+from crawler.cli.common import EXIT_FAILED, EXIT_OK, UsageError, number, scrapy_settings
 from crawler.cli.extract_batch import PageTask
 from crawler.registry import ExtractionHints, load_registry
 
@@ -44,7 +44,7 @@ def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise UsageError("FILE", "give saved pages (FILE, FILE=URL) or --manifest")
     batch.check_stdin_once(tasks, args.manifest == "-")
     tasks, hints = _with_outlets(tasks, args.outlet, args.outlets_dir)
-    settings = _crawl_settings()
+    settings = scrapy_settings(None, None)
     # the crawl's own cap on a download (decompressed too), unless told otherwise
     limit = args.max_size or settings.getint("DOWNLOAD_MAXSIZE")
     timeout = args.timeout or settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT")
@@ -61,16 +61,6 @@ def cmd_extract(args: argparse.Namespace, out: TextIO | None = None) -> int:
     else:
         batch.extract_in_pool(tasks, emit, jobs=jobs, hints=hints, limit=limit, timeout=timeout)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _crawl_settings() -> Any:
-    """The crawl's settings, as ``scrapy_settings(None, None)`` reads them but without its
-    check of ``--set`` overrides (there are none here), which imports the crawl's runtime: the
-    database and dedup modules, 1.5 s of CPU this command does not need."""
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
-    from scrapy.utils.project import get_project_settings
-
-    return get_project_settings()
 
 
 def _manifest(name: str) -> list[PageTask]:
