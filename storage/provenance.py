@@ -39,13 +39,14 @@ def save_provenance(s: Session, article_id: int, p: Provenance) -> None:
     )
 
 
-def recorded_ids(db: Database, warc_file: str) -> set[str]:
-    """The record ids of ``warc_file`` already stored: a rerun skips them."""
+def is_recorded(db: Database, record_id: str) -> bool:
+    """Whether an article was stored from the record ``record_id`` (in whichever file: WARC
+    record ids are unique, and a copied or moved file keeps them). A rerun skips it."""
     with db.read() as s:
-        rows = s.scalars(
-            select(ArticleProvenance.record_id).where(ArticleProvenance.warc_file == warc_file)
+        found = s.scalar(
+            select(ArticleProvenance.id).where(ArticleProvenance.record_id == record_id)
         )
-        return set(rows)
+        return found is not None
 
 
 def provenance_of(db: Database, article_id: int) -> Sequence[Provenance]:

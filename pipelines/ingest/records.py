@@ -14,6 +14,7 @@ header error, which FastWARC raises as OSError); the records before it were read
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,17 +73,42 @@ def _skip_reason(record: WarcRecord, max_size: int) -> str | None:
     return None
 
 
+def _complete(path: Path, offset: int) -> bool:
+    """Whether the file ends where its record at ``offset`` ends: the record holds all the
+    bytes its header declares and, in a gzipped file, its gzip member is whole and nothing
+    follows it (a cut that falls inside the next record's header leaves such a fragment)."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        if fh.read(2) == b"\x1f\x8b":
+            fh.seek(offset)
+            member = zlib.decompressobj(wbits=31)
+            while not member.eof and (chunk := fh.read(1 << 16)):
+                while chunk and not member.eof:
+                    member.decompress(chunk, 1 << 20)  # output discarded, memory bounded
+                    chunk = member.unconsumed_tail
+            if not member.eof or member.unused_data or fh.read(1):
+                return False
+        fh.seek(offset)
+        for record in ArchiveIterator(fh, parse_http=False):
+            expected = record.content_length
+            return len(record.reader.read() if record.reader is not None else b"") >= expected
+    return False
+
+
 def read_pages(path: Path, max_size: int) -> Iterator[WarcPage | Skipped]:
     """Every response record of ``path`` in file order: a WarcPage, or why it was skipped.
     Other record types (request, warcinfo, metadata) are not returned. Raises WarcDamaged
-    where the file stops making sense."""
+    where the file stops making sense: a record cut short (FastWARC ends quietly at the end
+    of a truncated file, so the last record is read again and its length checked), a
+    decompression or header error."""
     offset: int | None = None
     try:
         with path.open("rb") as fh:
-            for record in ArchiveIterator(
-                fh, record_types=WarcRecordType.response, parse_http=True
-            ):
+            for record in ArchiveIterator(fh, parse_http=False):
                 offset = record.stream_pos
+                if record.record_type != WarcRecordType.response:
+                    continue
+                record.parse_http()
                 reason = _skip_reason(record, max_size)
                 url = record.headers.get("WARC-Target-URI") or ""
                 if reason is None and not url:
@@ -93,11 +119,7 @@ def read_pages(path: Path, max_size: int) -> Iterator[WarcPage | Skipped]:
                 expected = record.content_length
                 body = record.reader.read() if record.reader is not None else b""
                 if len(body) < expected:
-                    raise WarcDamaged(
-                        path,
-                        offset,
-                        f"truncated: a record ends after {len(body)} of {expected} bytes",
-                    )
+                    raise WarcDamaged(path, offset, f"truncated: {len(body)} of {expected} bytes")
                 yield WarcPage(
                     record_id=record.record_id or f"{path.name}@{offset}",
                     offset=offset,
@@ -106,6 +128,8 @@ def read_pages(path: Path, max_size: int) -> Iterator[WarcPage | Skipped]:
                     charset=record.http_charset,
                     body=body,
                 )
+        if offset is not None and not _complete(path, offset):
+            raise WarcDamaged(path, offset, "truncated: the last record ends early")
     except OSError as exc:
         if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
             raise WarcDamaged(path, None, exc.strerror or str(exc)) from exc

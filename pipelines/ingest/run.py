@@ -32,7 +32,7 @@ from storage.articles import ArticleRow
 from storage.clock import utcnow
 from storage.db import Database
 from storage.outlets import ensure_outlet, sync_outlets
-from storage.provenance import Provenance, recorded_ids, save_provenance
+from storage.provenance import Provenance, is_recorded, save_provenance
 
 
 def extractor_version() -> str:
@@ -86,15 +86,16 @@ class OutletResolver:
         if not host:
             return None
         if host not in self.by_host:
-            self.by_host[host] = self._choose(host, parts.scheme)
+            netloc = parts.netloc.rsplit("@", 1)[-1].lower()  # as first seen, port included
+            self.by_host[host] = self._choose(host, f"{parts.scheme}://{netloc}/")
         return self.by_host[host]
 
-    def _choose(self, host: str, scheme: str) -> OutletChoice:
+    def _choose(self, host: str, homepage: str) -> OutletChoice:
         for outlet in self.registry:
             if host_allowed(host, outlet.allowed_domains):
                 return OutletChoice(outlet.id, outlet.language, outlet.extraction, outlet)
         outlet_id = (host.removeprefix("www.") or host)[:64]
-        ensure_outlet(self.db, outlet_id, homepage=f"{scheme}://{host}/")
+        ensure_outlet(self.db, outlet_id, homepage=homepage)
         return OutletChoice(outlet_id, "", ExtractionHints(), None)
 
 
@@ -143,7 +144,6 @@ class Ingest:
         for path in paths:
             self.counts.files += 1
             warc_file = str(path.resolve())
-            done = recorded_ids(self.db, warc_file)
             try:
                 for item in read_pages(path, self.options.max_size):
                     self.counts.responses += 1
@@ -151,7 +151,7 @@ class Ingest:
                         self.counts.skipped[item.reason] += 1
                         continue
                     self.counts.html_200 += 1
-                    if item.record_id in done:
+                    if is_recorded(self.db, item.record_id):
                         self.counts.already += 1
                         continue
                     task = self._submit(item, warc_file)
