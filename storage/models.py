@@ -250,6 +250,27 @@ class ChangeCounter(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class ArticleProvenance(Base):
+    """The WARC record an article was ingested from (``newscrawl ingest``): file, record id and
+    the record's offset in the file (so the raw page can be read again), and the extractor
+    that made its text. One row per record; an article may have several."""
+
+    __tablename__ = "article_provenance"
+    __table_args__ = (
+        UniqueConstraint("record_id", name="uq_article_provenance_record"),
+        Index("ix_article_provenance_article", "article_id"),
+        Index("ix_article_provenance_file", "warc_file"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    warc_file: Mapped[str] = mapped_column(Text)
+    record_id: Mapped[str] = mapped_column(String(200))  # WARC-Record-ID, <urn:uuid:...>
+    record_offset: Mapped[int] = mapped_column(BigInteger)  # of the record in the (gzip) file
+    extractor_version: Mapped[str] = mapped_column(String(100))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # The article's fields are declared once (storage.content); its table must hold a column for each.
 _missing = set(CONTENT_FIELDS) - set(Article.__table__.columns.keys())
 if _missing:  # pragma: no cover - a programming error, caught by the first import in any test

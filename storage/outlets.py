@@ -44,15 +44,16 @@ def sync_outlets(db: Database, outlets: Iterable[OutletRecord]) -> None:
                 )
 
 
-def ensure_outlet(db: Database, outlet_id: str) -> None:
-    """An outlet row for documents that come from outside the registry (``newscrawl dedup``)."""
+def ensure_outlet(db: Database, outlet_id: str, homepage: str = "") -> None:
+    """An outlet row for documents that come from outside the registry (``newscrawl dedup``,
+    and ``newscrawl ingest``: one per host)."""
     with db.write() as s:
         s.execute(
             dialect_insert(s, Outlet)
             .values(
                 id=outlet_id[:64],
                 name=outlet_id[:300],
-                homepage="",
+                homepage=homepage,
                 language="",
                 updated_at=utcnow(),
             )

@@ -53,8 +53,12 @@ def metadata(database_name: str) -> dict[str, Any]:
                 "tables": {
                     "articles": {
                         "description": "One row per canonical URL; cluster_id and "
-                        "duplicate_of link syndicated copies to the canonical article."
+                        "duplicate_of link syndicated copies to the canonical article.",
+                        # the search box: full-text search of title and text (migration 0008)
+                        "fts_table": "articles_fts",
+                        "fts_pk": "id",
                     },
+                    "articles_fts": {"hidden": True},
                     "url_state": {
                         "description": "What happened to every URL: stored or failed, "
                         "with reason and attempts."

@@ -120,3 +120,35 @@ def summary_line(crawlers: Sequence[Any], exit_code: int) -> str:
         + (f"; not finished: {', '.join(problems)}" if problems else "")
         + "".join(f"\n  {r.outlet} failed: {r.failure or 'see the log'}" for r in failed)
     )
+
+
+class IngestProgress:
+    """``newscrawl ingest`` on a terminal: one live line of counts (``pipelines.ingest.run``'s
+    IngestCounts), refreshed by the ingest itself as it stores."""
+
+    def __init__(self, stream: TextIO) -> None:
+        import time
+
+        from rich.console import Console
+        from rich.live import Live
+
+        self.started = time.monotonic()
+        self.live = Live("", console=Console(file=stream), refresh_per_second=4)
+
+    def update(self, counts: Any) -> None:
+        import time
+
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        done = counts.stored + counts.updated + counts.unchanged + sum(counts.failed.values())
+        self.live.update(
+            f"newscrawl ingest: file {counts.files}, {counts.responses} responses, "
+            f"{counts.html_200} HTML 200, {counts.stored} stored, {counts.duplicates} "
+            f"duplicates, {counts.unchanged + counts.already} known, "
+            f"{sum(counts.failed.values())} failed, {done / elapsed:.1f} pages/s"
+        )
+
+    def start(self) -> None:
+        self.live.start()
+
+    def stop(self) -> None:
+        self.live.stop()

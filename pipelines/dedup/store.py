@@ -7,7 +7,7 @@ two processes still meet. Engine objects in, storage's plain values out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -183,11 +183,19 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext) -> DedupRes
     return DedupResult(result.article_id, result.outcome, decision)
 
 
-def store_article(db: Database, row: ArticleRow, dedup: DedupContext) -> DedupResult:
+def store_article(
+    db: Database,
+    row: ArticleRow,
+    dedup: DedupContext,
+    also: Callable[[Session, DedupResult], None] | None = None,
+) -> DedupResult:
     """Store one article in its own transaction; the in-memory index learns of it only after
-    the commit, so a failed commit leaves no ghost entry behind."""
+    the commit, so a failed commit leaves no ghost entry behind. ``also`` writes what belongs
+    with the article in the same transaction (an ingested article's provenance)."""
     with db.write() as s:
         result = upsert_article(s, row, dedup)
+        if also is not None:
+            also(s, result)
     if not dedup.shared and result.outcome != "unchanged":
         dedup.engine.add(result.article_id, dedup.fingerprint)
     return result

@@ -65,6 +65,13 @@ def test_datasette_page_loads_canned_query_runs_cluster_visible(crawled: str, br
         assert "demo_presstv,demo_wire" in body or "demo_wire,demo_presstv" in body
         page.goto(f"http://127.0.0.1:{port}/corpus/who_republishes_whom", timeout=30_000)
         assert "demo_wire" in page.inner_text("table.rows-and-columns")
+        # the articles table has a search box, over title and text (FTS5, migration 0008)
+        page.goto(f"http://127.0.0.1:{port}/corpus/articles", timeout=30_000)
+        page.fill('input[name="_search"]', "Lavrov")
+        page.press('input[name="_search"]', "Enter")
+        page.wait_for_selector("table.rows-and-columns", timeout=30_000)
+        found = page.inner_text("table.rows-and-columns")
+        assert "Russia to keep helping Syria" in found and "Whitbread" not in found
         page.close()
     finally:
         proc.terminate()

@@ -1,0 +1,62 @@
+"""SQL for ``article_provenance``: which WARC record each ingested article came from (file,
+record id, offset) and which extractor made its text. Written inside the article's own store
+transaction, so an article and its provenance commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.clock import utcnow
+from storage.db import Database, dialect_insert
+from storage.models import ArticleProvenance
+
+
+@dataclass(frozen=True)
+class Provenance:
+    warc_file: str
+    record_id: str
+    offset: int
+    extractor_version: str
+
+
+def save_provenance(s: Session, article_id: int, p: Provenance) -> None:
+    """Record that ``article_id`` came from the record ``p`` (once per record id)."""
+    s.execute(
+        dialect_insert(s, ArticleProvenance)
+        .values(
+            article_id=article_id,
+            warc_file=p.warc_file,
+            record_id=p.record_id,
+            record_offset=p.offset,
+            extractor_version=p.extractor_version,
+            ingested_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["record_id"])
+    )
+
+
+def is_recorded(db: Database, record_id: str) -> bool:
+    """Whether an article was stored from the record ``record_id`` (in whichever file: WARC
+    record ids are unique, and a copied or moved file keeps them). A rerun skips it."""
+    with db.read() as s:
+        found = s.scalar(
+            select(ArticleProvenance.id).where(ArticleProvenance.record_id == record_id)
+        )
+        return found is not None
+
+
+def provenance_of(db: Database, article_id: int) -> Sequence[Provenance]:
+    """Where an article was ingested from, oldest first."""
+    with db.read() as s:
+        rows = s.execute(
+            select(ArticleProvenance)
+            .where(ArticleProvenance.article_id == article_id)
+            .order_by(ArticleProvenance.id)
+        ).scalars()
+        return [
+            Provenance(r.warc_file, r.record_id, r.record_offset, r.extractor_version) for r in rows
+        ]
