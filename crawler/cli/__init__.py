@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration, a bad a
 2 interrupted; 3 another crawl holds the lock; 4 ``dedup --skip-bad`` skipped bad lines.
 
 One module per command group, each with its ``register(subparsers)``: ``crawling`` (crawl,
-worker, schedule, demo), ``pages`` (extract, outlets), ``ingest`` (WARC files in),
+worker, schedule, demo), ``pages`` (extract, outlets), ``fetch`` (live pages to text),
+``ingest`` (WARC files in),
 ``corpus`` (stats, dedup, export, report, browse, clusters), ``search``, ``admin`` (upgrade),
 ``outlet`` (outlet new, outlet check).
 ``common`` holds what they share. The commands parse arguments, call into the packages that
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from crawler.cli import admin, corpus, crawling, ingest, outlet, pages, search
+from crawler.cli import admin, corpus, crawling, fetch, ingest, outlet, pages, search
 from crawler.cli.common import (
     EXIT_BAD_LINES,
     EXIT_FAILED,
@@ -41,7 +42,7 @@ __all__ = [
     "main",
 ]
 
-COMMAND_GROUPS = (crawling, pages, ingest, corpus, search, admin, outlet)
+COMMAND_GROUPS = (crawling, pages, fetch, ingest, corpus, search, admin, outlet)
 
 
 def _version() -> str:

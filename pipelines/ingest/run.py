@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -208,22 +209,17 @@ class Ingest:
 
     def _store(self, p: _Pending, out: Extracted) -> None:
         page = p.page
-        row = ArticleRow(
-            outlet_id=p.outlet.id,
-            url=p.url,
-            aliases=[page.url] if page.url != p.url else [],
-            content=out.content,
-            discovered_via=None,
-            fetched_at=page.date or utcnow(),
-        )
-        state = self.dedup
-        dedup = DedupContext(state.engine, state.scheme_id, out.fingerprint, shared=state.shared)
         provenance = Provenance(p.warc_file, page.record_id, page.offset, self.version)
 
         def with_provenance(s: Any, result: DedupResult) -> None:
             save_provenance(s, result.article_id, provenance)
 
-        result = store_article(self.db, row, dedup, also=with_provenance)
+        result = store_page(
+            self.db,
+            self.dedup,
+            StoredPage(p.outlet.id, p.url, page.url, out, page.date or utcnow()),
+            also=with_provenance,
+        )
         if result.outcome == "created":
             self.counts.stored += 1
             if result.decision is not None and result.decision.match is not None:
@@ -240,6 +236,38 @@ class Ingest:
         if force or now - self._last_progress >= self.options.progress_every:
             self._last_progress = now
             self.on_progress(self.counts)
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A page extracted outside a crawl (a WARC record, ``newscrawl fetch``), to be stored."""
+
+    outlet_id: str
+    url: str  # canonical
+    fetched_url: str  # as fetched or archived: an alias when it differs
+    extracted: Extracted
+    fetched_at: datetime
+
+
+def store_page(
+    db: Database,
+    state: Any,
+    page: StoredPage,
+    also: Callable[[Any, DedupResult], None] | None = None,
+) -> DedupResult:
+    """Store a page as the crawl stores an article: the same transaction, the dedup decision
+    against everything stored (``state``: the process's ``runtime.dedup_state``)."""
+    row = ArticleRow(
+        outlet_id=page.outlet_id,
+        url=page.url,
+        aliases=[page.fetched_url] if page.fetched_url != page.url else [],
+        content=page.extracted.content,
+        discovered_via=None,
+        fetched_at=page.fetched_at,
+    )
+    fp = page.extracted.fingerprint
+    dedup = DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
+    return store_article(db, row, dedup, also=also)
 
 
 def summary_line(counts: IngestCounts, exit_code: int, seconds: float) -> str:
