@@ -5,7 +5,8 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration, a bad a
 
 One module per command group, each with its ``register(subparsers)``: ``crawling`` (crawl,
 worker, schedule, demo), ``pages`` (extract, outlets), ``corpus`` (stats, dedup, export,
-report, browse, clusters), ``admin`` (upgrade), ``outlet`` (outlet new, outlet check).
+report, browse, clusters), ``history`` (an article's versions), ``admin`` (upgrade),
+``outlet`` (outlet new, outlet check).
 ``common`` holds what they share. The commands parse arguments, call into the packages that
 do the work and print; no domain logic here.
 """
@@ -16,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from crawler.cli import admin, corpus, crawling, outlet, pages
+from crawler.cli import admin, corpus, crawling, history, outlet, pages
 from crawler.cli.common import (
     EXIT_BAD_LINES,
     EXIT_FAILED,
@@ -40,7 +41,7 @@ __all__ = [
     "main",
 ]
 
-COMMAND_GROUPS = (crawling, pages, corpus, admin, outlet)
+COMMAND_GROUPS = (crawling, pages, corpus, history, admin, outlet)
 
 
 def _version() -> str:
