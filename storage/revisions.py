@@ -165,7 +165,7 @@ def revisions_query(articles: Select[Article]) -> Select[ArticleRevision, Articl
 def stream_revisions(
     s: Session, q: Select[ArticleRevision, Article], batch: int
 ) -> Iterator[tuple[ArticleRevision, Article]]:
-    for revision, article in s.execute(q.execution_options(yield_per=batch)).tuples():
+    for revision, article in s.execute(q.execution_options(yield_per=batch)):
         yield revision, article
         s.expunge(revision)
         if article in s:
