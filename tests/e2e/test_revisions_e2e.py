@@ -131,3 +131,49 @@ def test_a_page_changed_three_times_between_runs_has_three_revisions_and_an_unch
         (changed_url, 2, "title"),
         (changed_url, 3, "both"),
     ]
+
+
+def test_the_refetch_schedule_fetches_stored_articles_again_within_the_run_cap(
+    mock_server: MockServer, tmp_path: Path, sqlite_url: str
+) -> None:
+    """NEWSCRAWL_REFETCH_AFTER=3,600: a step 3 s after the first store (and one far off). The
+    feed never says anything changed; the schedule alone brings the pages back, one per run
+    under a cap of one, and each step once."""
+    o = HostileOutlet(mock_server, tmp_path / "outlets", "refetch_schedule_e2e")
+    first, second = o.article(1), o.article(2)
+    o.feed([first, second])
+    schedule = "NEWSCRAWL_REFETCH_AFTER=3,600"
+    result = o.crawl(sqlite_url, schedule)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (1, 1)
+    # the first page is edited on the server; its feed entry stays as it was
+    correction = "Correction: an earlier version of this story misnamed the council."
+    o.route("/news/1", article_page("Headline 1", [*paragraphs(1), correction]))
+    time.sleep(3.5)
+    fetched = []
+    for _run in range(3):
+        result = o.crawl(sqlite_url, schedule, "NEWSCRAWL_MAX_ARTICLES_PER_RUN=1")
+        assert result.returncode == 0, result.stderr[-2000:]
+        fetched.append((o.requests_to("/news/1"), o.requests_to("/news/2")))
+    # one refetch per run (the cap; the one stored first goes first), both within two runs,
+    # then none: the 3 s step is done
+    assert [a + b for a, b in fetched] == [3, 4, 4]
+    assert fetched[1:] == [(2, 2), (2, 2)]
+    db = Database(sqlite_url)
+    with db.read() as s:
+        revs = list(s.scalars(select(ArticleRevision)))
+        edited = s.scalars(select(Article).where(Article.url == first)).one()
+    db.dispose()
+    assert [(r.article_id, r.changed) for r in revs] == [(edited.id, "text")]
+    assert correction not in revs[0].text and edited.text.endswith(correction)
+    # without the setting (the default), a run fetches neither again
+    assert o.crawl(sqlite_url).returncode == 0
+    assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (2, 2)
+
+
+def test_a_bad_refetch_schedule_is_one_line_before_anything_runs(sqlite_url: str) -> None:
+    result = run_cli("crawl", "--db", sqlite_url, "--set", "NEWSCRAWL_REFETCH_AFTER=1h,6h")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "newscrawl: --set: NEWSCRAWL_REFETCH_AFTER: not a list of seconds: ['1h', '6h']"
+    ]

@@ -24,9 +24,10 @@ from storage.articles import ArticleRow, store_article, upsert_article
 from storage.clock import utcnow
 from storage.db import Database
 from storage.exports import ExportFilter, iter_revisions
-from storage.models import Article, ArticleRevision, Signature
+from storage.models import Article, ArticleRevision, Signature, UrlState
 from storage.reports import gather
 from storage.revisions import history
+from storage.url_state import due_refetches, pending_urls, record_discovered
 
 from ..storage.test_storage import row
 
@@ -333,3 +334,70 @@ def test_export_command_revisions_and_their_own_fields(
     assert cli.main(["export", "--db", sqlite_db.url, "-o", str(plain)]) == 0
     titles = [json.loads(x)["title"] for x in plain.read_text(encoding="utf-8").splitlines()]
     assert titles == ["Title 0.2 — élection", "Title 1.1 — élection", "Title 2.0 — élection"]
+
+
+def schedule_article(db: Database, n: int) -> str:
+    """A discovered, then stored article (its discovery data is what a refetch sends)."""
+    url = f"{URL}/due/{n}"
+    record_discovered(db, "presstv", [(url, {"url": url, "source_url": "feed"})])
+    store_article(db, version(V1 + str(n), "Due", 0, url=url, aliases=[]))
+    return url
+
+
+def test_refetch_schedule_steps_are_due_once_each_and_only_for_recent_articles(
+    db: Database,
+) -> None:
+    url = schedule_article(db, 1)
+    with db.read() as s:
+        first = s.scalars(select(Article.first_stored_at).where(Article.url == url)).one()
+    hour = timedelta(hours=1)
+    steps = (3600.0, 6 * 3600.0)
+
+    def due(at: timedelta, limit: int = 10) -> list[str]:
+        return [u for u, _ in due_refetches(db, "presstv", steps, limit, now=first + at)]
+
+    assert due(hour / 2) == []
+    assert due(2 * hour) == [url]
+    assert due(2 * hour, limit=0) == []
+    assert due_refetches(db, "presstv", (), 10, now=first + 2 * hour) == []  # no schedule: off
+
+    def stored_again(at: timedelta) -> None:  # a refetch, changed or not, stores the URL
+        with db.write() as s:
+            s.execute(
+                UrlState.__table__.update().where(UrlState.url == url).values(updated_at=first + at)
+            )
+
+    stored_again(2 * hour)
+    assert due(5 * hour) == []  # the first step is done, the second not yet come
+    assert due(7 * hour) == [url]
+    # steps that passed with no crawl are one refetch: after the last, nothing more
+    stored_again(7 * hour)
+    assert due(11 * hour) == []
+    stored_again(3 * hour)
+    assert due(11 * hour) == [url]
+    assert due(13 * hour) == []  # over twice the last step: given up
+
+
+def test_pending_urls_take_the_backlog_first_and_refetches_within_the_limit(db: Database) -> None:
+    due_url = schedule_article(db, 2)
+    backlog = [f"{URL}/backlog/{n}" for n in range(2)]
+    record_discovered(db, "presstv", [(u, {"url": u}) for u in backlog])
+    with db.write() as s:  # stored 90 minutes ago, in the window of a one-hour step
+        s.execute(
+            Article.__table__.update()
+            .where(Article.url == due_url)
+            .values(first_stored_at=utcnow() - timedelta(minutes=90))
+        )
+        s.execute(
+            UrlState.__table__.update()
+            .where(UrlState.url == due_url)
+            .values(updated_at=utcnow() - timedelta(minutes=90))
+        )
+    steps = (3600.0,)
+    assert [u for u, _ in pending_urls(db, "presstv", 5, 10, steps)] == [*backlog, due_url]
+    assert [u for u, _ in pending_urls(db, "presstv", 5, 2, steps)] == backlog
+    assert [u for u, _ in pending_urls(db, "presstv", 5, 10)] == backlog
+    assert pending_urls(db, "presstv", 5, 10, steps)[-1][1] == {
+        "url": due_url,
+        "source_url": "feed",
+    }
