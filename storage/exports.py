@@ -97,14 +97,15 @@ class RevisionRow:
     """One kept revision of an article (``export --revisions``)."""
 
     revision: ArticleRevision
-    article: Article
+    url: str
+    outlet_id: str
 
     def as_dict(self) -> dict[str, Any]:
-        r, a = self.revision, self.article
+        r = self.revision
         return {
-            "id": a.id,
-            "url": a.url,
-            "outlet": a.outlet_id,
+            "id": r.article_id,
+            "url": self.url,
+            "outlet": self.outlet_id,
             "revision": r.revision,
             "seen": r.seen_at.isoformat(),
             "replaced": r.replaced_at.isoformat(),
@@ -121,8 +122,8 @@ def iter_revisions(db: Database, f: ExportFilter, batch: int = 1000) -> Iterator
     """The kept revisions of the articles ``f`` selects, by article id and revision number,
     streamed in batches."""
     with db.read() as s:
-        for revision, article in stream_revisions(s, revisions_query(_query(f)), batch):
-            yield RevisionRow(revision, article)
+        for revision, url, outlet_id in stream_revisions(s, revisions_query(_query(f)), batch):
+            yield RevisionRow(revision, url, outlet_id)
 
 
 def _stream(s: Session, q: Select[Article], batch: int) -> Iterator[ExportRow]:

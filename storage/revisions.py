@@ -151,11 +151,12 @@ def most_edited(s: Session, since: datetime | None, limit: int = 10) -> list[Edi
     return [Edited(r.id, r.url, r.outlet_id, r.title, int(r.n)) for r in s.execute(q)]
 
 
-def revisions_query(articles: Select[Article]) -> Select[ArticleRevision, Article]:
-    """The revisions of the articles ``articles`` selects, by article id and revision."""
+def revisions_query(articles: Select[Article]) -> Select[ArticleRevision, str, str]:
+    """The revisions of the articles ``articles`` selects, with each article's URL and outlet
+    (not its row: its text is not read), by article id and revision."""
     chosen = articles.with_only_columns(Article.id).order_by(None).subquery()
     return (
-        select(ArticleRevision, Article)
+        select(ArticleRevision, Article.url, Article.outlet_id)
         .join(Article, Article.id == ArticleRevision.article_id)
         .where(ArticleRevision.article_id.in_(select(chosen.c.id)))
         .order_by(ArticleRevision.article_id, ArticleRevision.revision)
@@ -163,10 +164,8 @@ def revisions_query(articles: Select[Article]) -> Select[ArticleRevision, Articl
 
 
 def stream_revisions(
-    s: Session, q: Select[ArticleRevision, Article], batch: int
-) -> Iterator[tuple[ArticleRevision, Article]]:
-    for revision, article in s.execute(q.execution_options(yield_per=batch)):
-        yield revision, article
-        s.expunge(revision)
-        if article in s:
-            s.expunge(article)
+    s: Session, q: Select[ArticleRevision, str, str], batch: int
+) -> Iterator[tuple[ArticleRevision, str, str]]:
+    for revision, url, outlet_id in s.execute(q.execution_options(yield_per=batch)):
+        yield revision, url, outlet_id
+        s.expunge(revision)  # keep the session's identity map from growing
