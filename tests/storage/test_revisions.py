@@ -401,3 +401,16 @@ def test_pending_urls_take_the_backlog_first_and_refetches_within_the_limit(db: 
         "url": due_url,
         "source_url": "feed",
     }
+
+
+def test_browse_lists_the_most_edited_articles(sqlite_db: Database) -> None:
+    import sqlite3
+
+    from crawler.output.browse import CANNED_QUERIES, metadata
+
+    ids = revised_corpus(sqlite_db)
+    path = sqlite_db.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        got = conn.execute(CANNED_QUERIES["most_edited_articles"]["sql"]).fetchall()
+    assert [(r[0], r[4]) for r in got] == [(ids[0], 2), (ids[1], 1)]
+    assert "article_revisions" in metadata("corpus")["databases"]["corpus"]["tables"]
