@@ -5,6 +5,7 @@ unchanged one keeps nothing. Then what reads them: history, export, the report."
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -414,3 +415,40 @@ def test_browse_lists_the_most_edited_articles(sqlite_db: Database) -> None:
         got = conn.execute(CANNED_QUERIES["most_edited_articles"]["sql"]).fetchall()
     assert [(r[0], r[4]) for r in got] == [(ids[0], 2), (ids[1], 1)]
     assert "article_revisions" in metadata("corpus")["databases"]["corpus"]["tables"]
+
+
+def test_concurrent_refetches_of_one_article_number_its_revisions_in_commit_order(
+    db: Database,
+) -> None:
+    """Two writers updating one article at once (two crawler processes on PostgreSQL): the
+    row lock orders them, so numbers never collide and each revision is what the next
+    update replaced."""
+    import threading
+
+    first = store_article(db, version(V1, "Budget vote", 0))
+    errors: list[BaseException] = []
+
+    def writer(t: int) -> None:
+        try:
+            for i in range(10):
+                store_article(db, version(f"{V1} {t}-{i}", "Budget vote", 1 + t * 100 + i))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    revs = kept(db, first.article_id)
+    assert [r.revision for r in revs] == list(range(1, 21))
+    assert revs[0].text == V1
+    for older, newer in itertools.pairwise(revs):
+        assert older.replaced_at == newer.seen_at
+    with db.read() as s:
+        latest = s.get_one(Article, first.article_id)
+    assert latest.fetched_at == revs[-1].replaced_at
+    assert {r.text for r in revs[1:]} | {latest.text} == {
+        f"{V1} {t}-{i}" for t in range(2) for i in range(10)
+    }
