@@ -122,6 +122,12 @@ def test_a_page_changed_three_times_between_runs_has_three_revisions_and_an_unch
         .endswith(": 1 version")
     )
 
+    report = run_cli("report", "--db", sqlite_url)
+    assert report.returncode == 0, report.stderr
+    edited = report.stdout.split("<h2>Most-edited stories</h2>", 1)[1].split("</table>", 1)[0]
+    assert f"<tr><td>3</td><td><a href='{changed_url}'>{versions[3][0]}</a>" in edited
+    assert steady_url not in edited
+
     out = tmp_path / "revisions.jsonl"
     exported = run_cli("export", "--revisions", "--db", sqlite_url, "-o", str(out))
     assert exported.returncode == 0, exported.stderr
