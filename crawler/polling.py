@@ -117,3 +117,21 @@ def plan(state: SourceState, bounds: PollBounds, now: datetime, lease: float) ->
         return PollPlan(s, False, "held")
     enqueued = replace(s, enqueued_at=now, retry_not_before=None, poll_seq=s.poll_seq + 1)
     return PollPlan(enqueued, True, reason)
+
+
+def refetch_schedule(value: object) -> tuple[float, ...]:
+    """``NEWSCRAWL_REFETCH_AFTER``: seconds after an article was first stored at which it is
+    fetched again (a list, or "3600,21600,86400" from ``--set``); empty: no schedule.
+    ``ValueError`` for anything but positive numbers."""
+    if value in (None, ""):
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"NEWSCRAWL_REFETCH_AFTER: not a list of seconds: {value!r}")
+    try:
+        steps = tuple(float(x) for x in items if str(x).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"NEWSCRAWL_REFETCH_AFTER: not a list of seconds: {value!r}") from None
+    if any(not 0 < x < float("inf") for x in steps):
+        raise ValueError(f"NEWSCRAWL_REFETCH_AFTER: seconds must be positive: {value!r}")
+    return tuple(sorted(steps))

@@ -79,6 +79,12 @@ NEWSCRAWL_SKIP_KNOWN = True
 # never stored (in flight at a crash) or failed fewer than MAX_ATTEMPTS times are fetched again.
 NEWSCRAWL_RECORD_DISCOVERED = True
 NEWSCRAWL_MAX_ATTEMPTS = 5
+# Stored articles fetched again this many seconds after they were first stored, to catch edits
+# (kept as revisions), e.g. [3600, 21600, 86400]: each step is one more fetch per article, so
+# off by default; articles whose feed or sitemap entry says they changed are refetched anyway.
+# Applied through the record's pending URLs, within NEWSCRAWL_MAX_ARTICLES_PER_RUN, after the
+# backlog of never-stored URLs; steps that passed while no crawl ran are one refetch.
+NEWSCRAWL_REFETCH_AFTER: list[float] = []
 # Declared feeds and sitemaps are polled with If-None-Match / If-Modified-Since from the last
 # finished run, and a body seen before is not parsed again (spiders/conditional.py).
 NEWSCRAWL_CONDITIONAL_POLLS = True

@@ -22,7 +22,7 @@ from crawler.dates import utcnow
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.failures import FIRST_SOURCE_FAILURE, INTERRUPTED, failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
-from crawler.polling import retry_after_seconds
+from crawler.polling import refetch_schedule, retry_after_seconds
 from crawler.registry import FEED_KINDS, PAGE_KINDS, Outlet
 from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.conditional import ConditionalPolling
@@ -95,7 +95,8 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
 
     async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
-        earlier run died), or failed fewer than NEWSCRAWL_MAX_ATTEMPTS times."""
+        earlier run died), failed fewer than NEWSCRAWL_MAX_ATTEMPTS times, or stored and due
+        again by the NEWSCRAWL_REFETCH_AFTER schedule."""
         settings = self.crawler.settings
         if not settings.getbool("NEWSCRAWL_RECORD_DISCOVERED"):
             return []
@@ -106,6 +107,7 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
                 self.outlet.id,
                 settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),
                 self.max_articles,
+                refetch_schedule(settings.getlist("NEWSCRAWL_REFETCH_AFTER")),
             )
         )
         requests: list[Request | FetchFailure] = []

@@ -14,6 +14,8 @@ dataclasses); callers convert their objects. Modules, by table family:
 - ``articles``: articles upserted by canonical URL, with their aliases; a ``StoreHook`` does
   another concern's writes inside the article's transaction (the dedup engine's,
   ``pipelines.dedup.store``).
+- ``revisions``: an article's earlier versions, kept inside its store transaction; history,
+  revisions for export, most-edited articles. ``textdiff``: the word diff (pure functions).
 - ``signatures``: dedup parameter schemes (by fingerprint string), signatures, candidate
   documents and the rows an index is rebuilt from.
 - ``bands``: the shared dedup index (key locks, candidates, keys saved and pruned).

@@ -1,5 +1,6 @@
 """SQL for the ``articles`` table's content and ``url_aliases``: one row per canonical URL, ever,
-inserted or updated in place inside the caller's write transaction. A ``StoreHook`` does its
+inserted or updated in place inside the caller's write transaction (an update keeps the version
+it replaces in ``article_revisions``, ``storage.revisions``). A ``StoreHook`` does its
 own writes at fixed points of that transaction: the dedup engine's cluster link and signature
 (``pipelines.dedup.store``) commit with the article, or not at all."""
 
@@ -17,6 +18,7 @@ from storage.clock import utcnow
 from storage.content import ArticleContent, content_values
 from storage.db import Database, dialect_insert
 from storage.models import Article, UrlAlias
+from storage.revisions import OldVersion, keep_revision, what_changed
 from storage.url_state import set_url_state
 from storage.urls import url_state_key
 
@@ -36,7 +38,11 @@ class ArticleRow:
 @dataclass(frozen=True)
 class StoreResult:
     article_id: int
-    outcome: str  # "created", "updated" (text changed in place) or "unchanged"
+    #: "created", "updated" (text or headline changed in place, the old version kept in
+    #: ``article_revisions``) or "unchanged"
+    outcome: str
+    #: what an update changed: "title", "text" or "both" (None unless "updated")
+    changed: str | None = None
 
 
 class StoreHook(Protocol):
@@ -81,21 +87,29 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
         .on_conflict_do_nothing(index_elements=["url"])
         .returning(Article.id)
     ).scalar_one_or_none()
+    changed: str | None = None
     if inserted is not None:
         article_id, outcome = inserted, "created"
         if hook is not None:
             hook.inserted(s, article_id)
     else:
         existing = s.execute(
-            select(Article.id, Article.text_hash).where(Article.url == row.url).with_for_update()
+            select(Article.id, Article.text_hash, Article.title, Article.text, Article.fetched_at)
+            .where(Article.url == row.url)
+            .with_for_update()
         ).one()
         article_id = existing.id
-        if existing.text_hash == row.content.text_hash:
+        text_changed = existing.text_hash != row.content.text_hash
+        changed = what_changed(existing.title, row.content.title, text_changed)
+        if changed is None:
             outcome = "unchanged"
         else:
+            # the version replaced is kept in the same transaction: never one without the other
+            old = OldVersion(existing.title, existing.text, existing.text_hash, existing.fetched_at)
+            keep_revision(s, article_id, old, changed, row.content.text, row.fetched_at)
             s.execute(update(Article).where(Article.id == article_id).values(**values))
             outcome = "updated"
-            if hook is not None:
+            if hook is not None and text_changed:
                 hook.text_changed(s, article_id)
     # an alias too long to be a key (a redirect's Location, say) is not a lookup worth keeping
     for alias in {a for a in row.aliases if a != row.url and url_state_key(a) == a}:
@@ -105,7 +119,7 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
             .on_conflict_do_nothing(index_elements=["url"])
         )
     set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id)
-    return StoreResult(article_id=article_id, outcome=outcome)
+    return StoreResult(article_id=article_id, outcome=outcome, changed=changed)
 
 
 def store_article(db: Database, row: ArticleRow) -> StoreResult:

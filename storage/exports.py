@@ -29,7 +29,8 @@ from storage.clock import utcnow
 from storage.content import EXPORT_NAMES, NOT_EXPORTED, content_of, content_values
 from storage.db import Database, dialect_insert
 from storage.location import StorageError
-from storage.models import Article, ChangeCounter, ExportConsumer
+from storage.models import Article, ArticleRevision, ChangeCounter, ExportConsumer
+from storage.revisions import revisions_query, stream_revisions
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,40 @@ def _query(f: ExportFilter) -> Select[Article]:
     if f.unique:
         q = q.where(Article.duplicate_of.is_(None))
     return q
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    """One kept revision of an article (``export --revisions``)."""
+
+    revision: ArticleRevision
+    url: str
+    outlet_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.revision
+        return {
+            "id": r.article_id,
+            "url": self.url,
+            "outlet": self.outlet_id,
+            "revision": r.revision,
+            "seen": r.seen_at.isoformat(),
+            "replaced": r.replaced_at.isoformat(),
+            "changed": r.changed,
+            "words_added": r.words_added,
+            "words_removed": r.words_removed,
+            "excerpt": r.excerpt,
+            "title": r.title,
+            "text": r.text,
+        }
+
+
+def iter_revisions(db: Database, f: ExportFilter, batch: int = 1000) -> Iterator[RevisionRow]:
+    """The kept revisions of the articles ``f`` selects, by article id and revision number,
+    streamed in batches."""
+    with db.read() as s:
+        for revision, url, outlet_id in stream_revisions(s, revisions_query(_query(f)), batch):
+            yield RevisionRow(revision, url, outlet_id)
 
 
 def _stream(s: Session, q: Select[Article], batch: int) -> Iterator[ExportRow]:

@@ -134,6 +134,32 @@ class Article(Base):
     change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
+class ArticleRevision(Base):
+    """An article's earlier version, kept when a refetch changed its text or headline
+    (migration 0009). ``revision`` counts from 1 per article, oldest first; the article row
+    holds the latest version. ``seen_at`` is when this version was fetched, ``replaced_at``
+    when the next one was; ``changed`` says what: ``title``, ``text`` or ``both``."""
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "revision", name="uq_article_revisions_article_revision"),
+        Index("ix_article_revisions_replaced", "replaced_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    changed: Mapped[str] = mapped_column(String(8))
+    words_added: Mapped[int] = mapped_column(Integer)
+    words_removed: Mapped[int] = mapped_column(Integer)
+    excerpt: Mapped[str] = mapped_column(Text)
+
+
 class UrlAlias(Base):
     """Every other URL that led to a stored article (tracking parameters, redirects, http/https)."""
 

@@ -12,6 +12,7 @@ from storage.clock import to_utc, utcnow
 from storage.clusters import ClusterView, largest_clusters
 from storage.db import Database
 from storage.models import Article, CrawlRun, Outlet, UrlState
+from storage.revisions import Edited, most_edited
 from storage.runs import abandoned_runs
 
 
@@ -35,6 +36,8 @@ class ReportData:
     failures: dict[str, int]  # reason -> URLs
     clusters: list[ClusterView] = field(default_factory=list)
     health: list[OutletHealth] = field(default_factory=list)
+    #: the articles with the most revisions replaced in the report's window
+    edited: list[Edited] = field(default_factory=list)
 
 
 def _day(value: datetime | str | None) -> date | None:
@@ -106,6 +109,7 @@ def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
                 .order_by(func.count().desc())
             ).all()
         )
+        edited = most_edited(s, since, limit=10)
         health = []
         for outlet_id in outlets:
             # the runs that are over: recorded as ended, or whose process is gone
@@ -138,4 +142,5 @@ def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
         failures={str(k or "unknown"): int(v) for k, v in failures.items()},
         clusters=largest_clusters(db, limit=10, since=since),
         health=health,
+        edited=edited,
     )

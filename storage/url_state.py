@@ -112,10 +112,16 @@ def record_discovered(
 
 
 def pending_urls(
-    db: Database, outlet_id: str, max_attempts: int, limit: int
+    db: Database,
+    outlet_id: str,
+    max_attempts: int,
+    limit: int,
+    refetch_after: Sequence[float] = (),
 ) -> list[tuple[str, dict[str, Any]]]:
     """URLs of an outlet discovered but never stored, or failed fewer than ``max_attempts``
-    times: fetched again on the next run whether or not a source still lists them."""
+    times: fetched again on the next run whether or not a source still lists them. Then,
+    within ``limit`` still, stored ones due by the refetch schedule ``refetch_after``
+    (``due_refetches``)."""
     with db.read() as s:
         rows = s.execute(
             select(UrlState.url, UrlState.discovery)
@@ -123,7 +129,48 @@ def pending_urls(
             .order_by(UrlState.first_seen_at)
             .limit(limit)
         ).all()
-    return [(url, dict(discovery)) for url, discovery in rows if discovery]
+    pending = [(url, dict(discovery)) for url, discovery in rows if discovery]
+    return pending + due_refetches(db, outlet_id, refetch_after, limit - len(pending))
+
+
+def due_refetches(
+    db: Database,
+    outlet_id: str,
+    schedule: Sequence[float],
+    limit: int,
+    now: datetime | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Stored articles of the outlet due to be fetched again by the refetch schedule
+    (``schedule``: seconds after the article was first stored), oldest first, with their
+    discovery data. A step is due once its time has come and the URL was last stored (changed
+    or not: ``url_state.updated_at``) before it; steps passed while no crawl ran are one
+    refetch. Only articles first stored within twice the last step are looked at, so one whose
+    refetches keep failing is given up then."""
+    if not schedule or limit <= 0:
+        return []
+    now = now or utcnow()
+    steps = sorted(timedelta(seconds=x) for x in schedule)
+    with db.read() as s:
+        rows = s.execute(
+            select(UrlState.url, UrlState.discovery, UrlState.updated_at, Article.first_stored_at)
+            .join(Article, Article.id == UrlState.article_id)
+            .where(
+                UrlState.outlet_id == outlet_id,
+                UrlState.state == "stored",
+                UrlState.discovery.is_not(None),
+                Article.first_stored_at >= now - 2 * steps[-1],
+                Article.first_stored_at <= now - steps[0],
+            )
+            .order_by(Article.first_stored_at)
+        ).all()
+    due = []
+    for url, discovery, last, first in rows:
+        passed = [first + step for step in steps if first + step <= now]
+        if passed and last < passed[-1] and discovery:
+            due.append((url, dict(discovery)))
+            if len(due) >= limit:
+                break
+    return due
 
 
 def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:

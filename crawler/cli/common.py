@@ -122,6 +122,13 @@ def _check_types(settings: Any, overrides: dict[str, Any]) -> None:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise UsageError("--set", f"{name}: no such Scrapy or newscrawl setting{hint}")
+        if name == "NEWSCRAWL_REFETCH_AFTER":
+            from crawler.polling import refetch_schedule
+
+            try:
+                refetch_schedule(settings.getlist(name))
+            except ValueError as exc:
+                raise UsageError("--set", str(exc)) from None
         default = getattr(ours, name, getattr(default_settings, name, None))
         if default is None and name in runtime.DEDUP_THRESHOLD_SETTINGS:
             default = 0.0

@@ -111,7 +111,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from storage.db import Database
 
     try:
-        fields = export.check_fields(args.fields.split(",") if args.fields else None)
+        if args.revisions and args.consumer:
+            raise ValueError("--revisions and --consumer: a consumer receives articles only")
+        known = export.REVISION_FIELDS if args.revisions else export.FIELDS
+        fields = export.check_fields(args.fields.split(",") if args.fields else None, known)
         flt = exports.ExportFilter(
             outlets=args.outlet or (),
             published_since=_date(args.published_since, "--published-since"),
@@ -128,7 +131,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     # a read: nothing migrated or created; only a consumer's checkpoint is ever written
     db = Database(args.db, readonly=not args.consumer, migrate=False)
     try:
-        if not args.consumer:
+        if args.revisions:
+            rows = exports.iter_revisions(db, flt)
+            recs = export.records(rows, fields, export.REVISIONS_SCHEMA_VERSION)
+            count = export.write_to(args.output, writer, recs, fields)
+        elif not args.consumer:
             recs = export.records(exports.iter_articles(db, flt), fields)
             count = export.write_to(args.output, writer, recs, fields)
         else:
@@ -162,7 +169,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         db.dispose()
-    print(f"newscrawl export: {count} articles ({args.format})", file=sys.stderr)
+    what = "revisions" if args.revisions else "articles"
+    print(f"newscrawl export: {count} {what} ({args.format})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -340,6 +348,11 @@ def register(sub: Any) -> None:
     p.add_argument("--language")
     p.add_argument("--unique", action="store_true", help="one article per cluster: the canonical")
     p.add_argument("--fields", help="comma-separated fields (default: all)")
+    p.add_argument(
+        "--revisions",
+        action="store_true",
+        help="the earlier versions of the chosen articles instead, one record per revision",
+    )
     p.add_argument(
         "--consumer",
         type=_consumer_name,

@@ -34,6 +34,13 @@ from articles copy join articles orig on orig.id = copy.duplicate_of
 where copy.outlet_id != orig.outlet_id
 group by 1, 2 order by copies desc""",
     },
+    "most_edited_articles": {
+        "title": "Most-edited articles",
+        "sql": """select a.id, a.outlet_id, a.title, a.url, count(*) as revisions,
+  max(r.replaced_at) as last_edited
+from article_revisions r join articles a on a.id = r.article_id
+group by a.id order by revisions desc, last_edited desc limit 100""",
+    },
     "failed_urls_by_reason": {
         "title": "Failed URLs by reason",
         "sql": """select reason, count(*) as urls, max(attempts) as max_attempts,
@@ -62,6 +69,10 @@ def metadata(database_name: str) -> dict[str, Any]:
                     "url_state": {
                         "description": "What happened to every URL: stored or failed, "
                         "with reason and attempts."
+                    },
+                    "article_revisions": {
+                        "description": "Earlier versions of articles whose text or headline "
+                        "changed when fetched again; the article row holds the latest."
                     },
                     "crawl_runs": {"description": "One row per outlet per run."},
                     "signatures": {"hidden": True},

@@ -23,6 +23,25 @@ microsecond), so readers filter and sort them as times; JSON Lines and CSV keep 
 | coverage | float or null | share of the shorter text inside passages the two share |
 | evidence | object or null | why: the scores, and the shared passages (``at``, ``units``, |
 | | | first words ``text``) in article ``in``; JSON text in CSV and Parquet |
+
+Revisions (``--revisions``, revisions schema version 1): one record per kept earlier version
+of an article, by article id and revision number; the article's current version is the plain
+export's record.
+
+| field | type | meaning |
+|---|---|---|
+| schema_version | int | 1 (of the revisions schema) |
+| id | int | the article's id in this database |
+| url | str | the article's canonical URL |
+| outlet | str | outlet id |
+| revision | int | 1 for the oldest version kept, then 2, 3, ... |
+| seen | str | when this version was fetched: ISO 8601, UTC (Parquet: timestamp, UTC) |
+| replaced | str | when the next version was fetched, replacing it (likewise) |
+| changed | str | what the next version changed: ``title``, ``text`` or ``both`` |
+| words_added, words_removed | int | words the next version added and removed |
+| excerpt | str | the first changed passages: ``[-removed-] {+added+}`` in context |
+| title | str or null | this version's headline |
+| text | str | this version's text |
 """
 
 from __future__ import annotations
@@ -45,20 +64,43 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 3
 FIELDS = ("schema_version", *EXPORT_FIELDS)
+REVISIONS_SCHEMA_VERSION = 1
+REVISION_FIELDS = (
+    "schema_version",
+    "id",
+    "url",
+    "outlet",
+    "revision",
+    "seen",
+    "replaced",
+    "changed",
+    "words_added",
+    "words_removed",
+    "excerpt",
+    "title",
+    "text",
+)
 
 
-def check_fields(fields: Sequence[str] | None) -> tuple[str, ...]:
+_REVISION_ONLY = frozenset(REVISION_FIELDS) - frozenset(FIELDS)
+
+
+def check_fields(fields: Sequence[str] | None, known: tuple[str, ...] = FIELDS) -> tuple[str, ...]:
     if not fields:
-        return FIELDS
-    unknown = [f for f in fields if f not in FIELDS]
+        return known
+    unknown = [f for f in fields if f not in known]
     if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}; known: {', '.join(known)}")
     return tuple(fields)
 
 
-def records(rows: Iterator[exports.ExportRow], fields: Sequence[str]) -> Iterator[dict[str, Any]]:
+def records(
+    rows: Iterator[exports.ExportRow] | Iterator[exports.RevisionRow],
+    fields: Sequence[str],
+    version: int = SCHEMA_VERSION,
+) -> Iterator[dict[str, Any]]:
     for row in rows:
-        full = {"schema_version": SCHEMA_VERSION, **row.as_dict()}
+        full = {"schema_version": version, **row.as_dict()}
         yield {f: full[f] for f in fields}
 
 
@@ -88,7 +130,7 @@ def _evidence_as_text(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "evidence": json.dumps(rec["evidence"], ensure_ascii=False)}
 
 
-_TIME_FIELDS = ("published", "fetched")
+_TIME_FIELDS = ("published", "fetched", "seen", "replaced")
 
 
 def _times_as_datetimes(rec: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +157,19 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "coverage": pa.float64(),
         "published": pa.timestamp("us", tz="UTC"),
         "fetched": pa.timestamp("us", tz="UTC"),
+        # revisions
+        "revision": pa.int32(),
+        "seen": pa.timestamp("us", tz="UTC"),
+        "replaced": pa.timestamp("us", tz="UTC"),
+        "words_added": pa.int64(),
+        "words_removed": pa.int64(),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
-    return schema.with_metadata({"newscrawl_schema_version": str(SCHEMA_VERSION)})
+    if set(fields) & _REVISION_ONLY:
+        meta = {"newscrawl_revisions_schema_version": str(REVISIONS_SCHEMA_VERSION)}
+    else:
+        meta = {"newscrawl_schema_version": str(SCHEMA_VERSION)}
+    return schema.with_metadata(meta)
 
 
 def write_parquet(path: Any, recs: Iterator[dict[str, Any]], fields: Sequence[str]) -> int:

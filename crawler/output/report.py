@@ -89,6 +89,18 @@ def _bars(values: dict[str, float], fmt: str, label: str) -> str:
     )
 
 
+def _edited_rows(data: ReportData) -> str:
+    """The most-edited stories: revisions kept in the window, headline linked to the URL."""
+    return (
+        "".join(
+            f"<tr><td>{e.revisions}</td><td><a href='{escape(e.url)}'>"
+            f"{escape(e.title or e.url)}</a></td><td>{escape(e.outlet_id)}</td></tr>"
+            for e in data.edited
+        )
+        or "<tr><td colspan='3' class='empty'>No article changed after it was stored.</td></tr>"
+    )
+
+
 def render(data: ReportData) -> str:
     shares = {
         o: (data.duplicates.get(o, 0) / n if n else 0.0) for o, n in sorted(data.totals.items())
@@ -141,6 +153,9 @@ height: 10px; margin-right: 4px; }}
 <h2>Top syndicated stories</h2>
 <table><tr><th>articles</th><th>canonical headline</th><th>first by</th><th>republished by</th></tr>
 {cluster_rows}</table>
+<h2>Most-edited stories</h2>
+<table><tr><th>revisions</th><th>headline (now)</th><th>outlet</th></tr>
+{_edited_rows(data)}</table>
 <h2>Failures by reason</h2>
 {_bars({k: float(v) for k, v in data.failures.items()}, ".0f", "failed URLs by reason")}
 <h2>Outlet health</h2>

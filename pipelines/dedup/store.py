@@ -180,7 +180,7 @@ def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext) -> DedupRes
     hook = _Store(row, dedup)
     result = upsert_row(s, row, hook)
     decision = hook.decision if hook.created else None
-    return DedupResult(result.article_id, result.outcome, decision)
+    return DedupResult(result.article_id, result.outcome, result.changed, decision=decision)
 
 
 def store_article(
@@ -196,6 +196,7 @@ def store_article(
         result = upsert_article(s, row, dedup)
         if also is not None:
             also(s, result)
-    if not dedup.shared and result.outcome != "unchanged":
+    # a headline-only edit keeps the text, and so the index entry, it had
+    if not dedup.shared and (result.outcome == "created" or result.changed in ("text", "both")):
         dedup.engine.add(result.article_id, dedup.fingerprint)
     return result

@@ -153,3 +153,16 @@ def test_poll_bounds_from_the_outlet_file() -> None:
 def test_bad_poll_bounds_fail_naming_the_key(polling: dict[str, object], problem: str) -> None:
     with pytest.raises(OutletError, match=problem):
         parse_outlet(outlet(polling=polling), Path("x.toml"))
+
+
+def test_refetch_schedule_from_settings_and_set() -> None:
+    from crawler import settings
+    from crawler.polling import refetch_schedule
+
+    assert refetch_schedule(settings.NEWSCRAWL_REFETCH_AFTER) == ()  # off by default
+    assert refetch_schedule([86400, 3600, "21600"]) == (3600.0, 21600.0, 86400.0)
+    assert refetch_schedule("3600, 21600") == (3600.0, 21600.0)
+    assert refetch_schedule("") == () and refetch_schedule([]) == ()
+    for bad in ("an hour", [0], [-5], ["nan"], 3600):
+        with pytest.raises(ValueError, match="NEWSCRAWL_REFETCH_AFTER"):
+            refetch_schedule(bad)
