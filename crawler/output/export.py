@@ -1,8 +1,8 @@
 """Corpus export: JSON Lines, CSV and Parquet, streamed in constant memory.
 
-Schema version 2 (every record carries ``schema_version``; Parquet also in its metadata).
+Schema version 3 (every record carries ``schema_version``; Parquet also in its metadata).
 Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
-are all null.
+are all null. Version 3 added ``extraction_confidence`` and ``extraction_evidence``.
 
 | field | type | meaning |
 |---|---|---|
@@ -15,6 +15,8 @@ are all null.
 | fetched | str | ISO 8601, UTC |
 | tags | list of str | (CSV: joined with " | ") |
 | text | str | the article text |
+| extraction_confidence | float or null | 0..1: how sure extraction is that this is the article |
+| extraction_evidence | str or null | which extraction candidate won and why |
 | cluster | int or null | cluster id (the id of the cluster's first-stored member) |
 | duplicate_of | int or null | the cluster's canonical article; null for the canonical one |
 | similarity, containment | float or null | the verified match that linked a duplicate |
@@ -42,7 +44,7 @@ from storage.content import EXPORT_FIELDS
 if TYPE_CHECKING:
     from storage import exports
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FIELDS = ("schema_version", *EXPORT_FIELDS)
 
 
@@ -100,6 +102,7 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "containment": pa.float64(),
         "matched": pa.int64(),
         "coverage": pa.float64(),
+        "extraction_confidence": pa.float64(),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     return schema.with_metadata({"newscrawl_schema_version": str(SCHEMA_VERSION)})

@@ -106,7 +106,7 @@ def test_jsonl_csv_parquet_round_trip(corpus: Database, tmp_path: Path) -> None:
             continue
         else:
             table = pq.read_table(out)
-            assert table.schema.metadata[b"newscrawl_schema_version"] == b"2"
+            assert table.schema.metadata[b"newscrawl_schema_version"] == b"3"
             got = table.to_pylist()
         assert got == expected, fmt
         assert list(got[0]) == list(FIELDS)
