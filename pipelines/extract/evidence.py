@@ -139,5 +139,6 @@ def page_claims(tree: Any) -> PageClaims:
     # articleBody is sometimes HTML: its text then
     if "<" in body and ">" in body:
         with contextlib.suppress(etree.ParserError, ValueError, TypeError):
-            body = str(etree.fromstring(f"<div>{body}</div>", etree.HTMLParser()).xpath("string()"))
+            root = etree.fromstring(f"<div>{body}</div>", etree.HTMLParser())
+            body = " ".join(t.strip() for t in root.itertext() if t.strip())
     return PageClaims(body.strip(), max(descriptions, key=len, default="").strip())
