@@ -160,7 +160,9 @@ def decide(
         return max(others, default=0.0)
 
     def rank(c: Candidate) -> tuple[float, float]:
-        return (support(c) + _quality(shape(c.text, links)), len(c.text))
+        # two fragments agreeing with each other are not a story: support counts by length
+        s = shape(c.text, links)
+        return (support(c) * min(1.0, s.units / CHECK_BELOW_UNITS) + _quality(s), len(c.text))
 
     win = max(cands, key=rank)
     return Choice(
