@@ -24,6 +24,11 @@ class ArticleContent:
     site_name: str | None = None
     text: str = ""
     text_hash: str = ""
+    #: how sure the extractor is that ``text`` is the article (0..1; null for rows stored
+    #: before it was recorded) and the evidence that chose the text: the winning candidate
+    #: and the signals, e.g. "trafilatura-precision; agree 0.96 with trafilatura-fallback"
+    extraction_confidence: float | None = None
+    extraction_evidence: str | None = None
 
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleContent))

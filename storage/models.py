@@ -115,6 +115,8 @@ class Article(Base):
     site_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
+    extraction_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    extraction_evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     discovered_via: Mapped[str | None] = mapped_column(Text, nullable=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_stored_at: Mapped[datetime] = mapped_column(UTCDateTime)

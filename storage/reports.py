@@ -15,6 +15,14 @@ from storage.models import Article, CrawlRun, Outlet, UrlState
 from storage.revisions import Edited, most_edited
 from storage.runs import abandoned_runs
 
+#: Extraction confidence is compared between an outlet's last CONFIDENCE_RECENT articles and
+#: up to CONFIDENCE_EARLIER before them (at least CONFIDENCE_RECENT of those): a fall of more
+#: than CONFIDENCE_DROP in the mean is flagged. A site redesign breaks extraction silently
+#: (the text is still "something", only the wrong block); this is how it shows.
+CONFIDENCE_RECENT = 20
+CONFIDENCE_EARLIER = 100
+CONFIDENCE_DROP = 0.15
+
 
 @dataclass
 class OutletHealth:
@@ -24,6 +32,9 @@ class OutletHealth:
     last_status: str | None
     flagged: bool
     why: str = ""
+    #: mean extraction confidence of the recent articles and of those before them
+    recent_confidence: float | None = None
+    earlier_confidence: float | None = None
 
 
 @dataclass
@@ -48,12 +59,28 @@ def _day(value: datetime | str | None) -> date | None:
     return to_utc(value).date()
 
 
+def confidence_drop(newest_first: list[float]) -> tuple[float | None, float | None, bool]:
+    """(recent mean, earlier mean, dropped) of an outlet's extraction confidences, newest
+    first; the means are None when there are too few articles to say."""
+    recent = newest_first[:CONFIDENCE_RECENT]
+    earlier = newest_first[CONFIDENCE_RECENT : CONFIDENCE_RECENT + CONFIDENCE_EARLIER]
+    r_mean = sum(recent) / len(recent) if len(recent) >= CONFIDENCE_RECENT else None
+    e_mean = sum(earlier) / len(earlier) if len(earlier) >= CONFIDENCE_RECENT else None
+    dropped = r_mean is not None and e_mean is not None and e_mean - r_mean > CONFIDENCE_DROP
+    return r_mean, e_mean, dropped
+
+
 def _health(
-    outlet_id: str, runs: list[CrawlRun], statuses: list[str], health_runs: int
+    outlet_id: str,
+    runs: list[CrawlRun],
+    statuses: list[str],
+    health_runs: int,
+    confidences: list[float] | None = None,
 ) -> OutletHealth:
     """An outlet is flagged when it was never crawled, when its last run was killed
-    (``abandoned``) or failed (and why, as its run recorded), or when its last ``health_runs``
-    runs stored nothing new."""
+    (``abandoned``) or failed (and why, as its run recorded), when its last ``health_runs``
+    runs stored nothing new, or when the extraction confidence of its recent articles fell
+    (``confidence_drop``)."""
     stored = sum(r.articles_stored for r in runs)
     killed = statuses.count("abandoned")
     last = statuses[0] if statuses else None
@@ -68,7 +95,14 @@ def _health(
         why = f"no new articles in its last {health_runs} runs"
     elif last == "failed":
         why = "its last run failed" + (f": {runs[0].message}" if runs[0].message else "")
-    return OutletHealth(outlet_id, len(runs), stored, last, bool(why), why)
+    recent, earlier, dropped = confidence_drop(confidences or [])
+    if dropped:
+        fell = (
+            f"extraction confidence fell from {earlier:.2f} to {recent:.2f} over its last "
+            f"{CONFIDENCE_RECENT} articles (a redesign? check the text)"
+        )
+        why = f"{why}; {fell}" if why else fell
+    return OutletHealth(outlet_id, len(runs), stored, last, bool(why), why, recent, earlier)
 
 
 def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
@@ -125,7 +159,19 @@ def gather(db: Database, days: int = 30, health_runs: int = 3) -> ReportData:
                 )
             )
             statuses = ["abandoned" if r.id in gone else r.status for r in runs]
-            health.append(_health(outlet_id, runs, statuses, health_runs))
+            confidences = [
+                float(c or 0.0)  # the query leaves out nulls
+                for c in s.scalars(
+                    select(Article.extraction_confidence)
+                    .where(
+                        Article.outlet_id == outlet_id,
+                        Article.extraction_confidence.is_not(None),
+                    )
+                    .order_by(Article.id.desc())
+                    .limit(CONFIDENCE_RECENT + CONFIDENCE_EARLIER)
+                )
+            ]
+            health.append(_health(outlet_id, runs, statuses, health_runs, confidences))
     all_days = sorted({d for m in per_day.values() for d in m})
     if all_days:
         span = [

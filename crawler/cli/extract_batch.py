@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler.cli.common import UsageError
 from crawler.registry import ExtractionHints
+from storage.content import ArticleContent
 
 #: ``FILE=URL``: the first ``=`` followed by ``http://`` or ``https://`` (a file name may hold
 #: ``=`` itself; a URL always starts with its scheme).
@@ -168,16 +169,23 @@ def extract_record(
         record["error"] = getattr(exc, "reason", "unreadable")
         record["detail"] = getattr(exc, "detail", "") or str(exc)
         return record
-    merged = reconcile(page, None, language)
-    record.update(
-        title=merged.title,
-        author=merged.author,
-        date=merged.published_at.isoformat() if merged.published_at else None,
-        language=merged.language or None,
-        description=merged.description,
-        text=page.text,
-    )
+    record.update(content_fields(reconcile(page, None, language)))
     return record
+
+
+def content_fields(content: ArticleContent) -> dict[str, Any]:
+    """An extracted article's fields as ``extract`` and ``fetch`` print them, with how sure
+    extraction is of its text and why."""
+    return {
+        "title": content.title,
+        "author": content.author,
+        "date": content.published_at.isoformat() if content.published_at else None,
+        "language": content.language or None,
+        "description": content.description,
+        "text": content.text,
+        "confidence": content.extraction_confidence,
+        "evidence": content.extraction_evidence,
+    }
 
 
 # --- many pages --------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ def _fetch_one(
     store: _Store | None,
 ) -> dict[str, Any]:
     from crawler.decoding import charset_from_content_type
+    from crawler.cli.extract_batch import content_fields
     from crawler.outlet_kit.fetch import ToolError
     from pipelines.ingest.work import Failed, PageTask, process_page
 
@@ -157,15 +158,7 @@ def _fetch_one(
     result = process_page(PageTask(fetched.body, charset, fetched.url, hints, language, params))
     if isinstance(result, Failed):
         return {**record, "error": result.reason, "detail": result.detail}
-    content = result.content
-    record.update(
-        title=content.title,
-        author=content.author,
-        date=content.published_at.isoformat() if content.published_at else None,
-        language=content.language or None,
-        description=content.description,
-        text=content.text,
-    )
+    record.update(content_fields(result.content))
     if store is not None and outlet_id:
         record.update(store.put(outlet_id, url, fetched.url, result))
     return record

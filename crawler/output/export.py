@@ -3,7 +3,8 @@
 Schema version 3 (every record carries ``schema_version``; Parquet also in its metadata).
 Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
 are all null. Version 3 made Parquet's ``published`` and ``fetched`` timestamps (UTC, to the
-microsecond), so readers filter and sort them as times; JSON Lines and CSV keep ISO 8601 text.
+microsecond), so readers filter and sort them as times (JSON Lines and CSV keep ISO 8601 text),
+and added ``extraction_confidence`` and ``extraction_evidence``.
 
 | field | type | meaning |
 |---|---|---|
@@ -16,6 +17,8 @@ microsecond), so readers filter and sort them as times; JSON Lines and CSV keep 
 | fetched | str | ISO 8601, UTC (Parquet: timestamp, UTC) |
 | tags | list of str | (CSV: joined with " | ") |
 | text | str | the article text |
+| extraction_confidence | float or null | 0..1: how sure extraction is that this is the article |
+| extraction_evidence | str or null | which extraction candidate won and why |
 | cluster | int or null | cluster id (the id of the cluster's first-stored member) |
 | duplicate_of | int or null | the cluster's canonical article; null for the canonical one |
 | similarity, containment | float or null | the verified match that linked a duplicate |
@@ -163,6 +166,7 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "replaced": pa.timestamp("us", tz="UTC"),
         "words_added": pa.int64(),
         "words_removed": pa.int64(),
+        "extraction_confidence": pa.float64(),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     if set(fields) & _REVISION_ONLY:

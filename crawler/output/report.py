@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from storage.reports import ReportData
+    from storage.reports import OutletHealth, ReportData
 
 PALETTE = [
     "#1f77b4",
@@ -101,6 +101,15 @@ def _edited_rows(data: ReportData) -> str:
     )
 
 
+def _confidence(h: OutletHealth) -> str:
+    """Recent mean extraction confidence, and the earlier one it is compared with."""
+    if h.recent_confidence is None:
+        return "-"
+    if h.earlier_confidence is None:
+        return f"{h.recent_confidence:.2f}"
+    return f"{h.recent_confidence:.2f} (was {h.earlier_confidence:.2f})"
+
+
 def render(data: ReportData) -> str:
     shares = {
         o: (data.duplicates.get(o, 0) / n if n else 0.0) for o, n in sorted(data.totals.items())
@@ -117,7 +126,7 @@ def render(data: ReportData) -> str:
     health_rows = "".join(
         f"<tr class='{'flag' if h.flagged else ''}'><td>{escape(h.outlet)}</td>"
         f"<td>{data.totals.get(h.outlet, 0)}</td><td>{h.runs}</td><td>{h.stored_in_runs}</td>"
-        f"<td>{escape(h.last_status or '-')}</td>"
+        f"<td>{escape(h.last_status or '-')}</td><td>{_confidence(h)}</td>"
         f"<td>{'&#9888; ' + escape(h.why) if h.flagged else 'ok'}</td></tr>"
         for h in data.health
     )
@@ -160,6 +169,6 @@ height: 10px; margin-right: 4px; }}
 {_bars({k: float(v) for k, v in data.failures.items()}, ".0f", "failed URLs by reason")}
 <h2>Outlet health</h2>
 <table><tr><th>outlet</th><th>articles</th><th>recent runs</th><th>stored in them</th>
-<th>last run</th><th>health</th></tr>{health_rows}</table>
+<th>last run</th><th>extraction confidence</th><th>health</th></tr>{health_rows}</table>
 </body></html>
 """

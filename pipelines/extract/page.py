@@ -19,13 +19,13 @@ from crawler.dates import believable, parse_date
 from crawler.decoding import REPLACEMENT, garbled
 from crawler.items import Discovery
 from pipelines.extract.authors import byline
+from pipelines.extract.choose import Candidate, decide, doubts, first_stands
 from pipelines.extract.cleanup import (
-    coverage,
     drop_leading_headlines,
     drop_trailing_contact_lines,
-    looks_like_navigation,
     strip_captions,
 )
+from pipelines.extract.evidence import link_texts, page_claims, units
 from pipelines.extract.hygiene import clean_field, clean_text
 from storage.content import ArticleContent
 
@@ -36,16 +36,10 @@ _DATE_PARAMS = {
     "extensive_search": True,
 }
 
-#: Below this many characters an extraction is not an article (a stub, a paywall, an error page).
-MIN_TEXT_CHARS = 200
-#: A precision-mode text shorter than this gets a second, balanced-mode run (few real articles
-#: are this short; precision mode sometimes keeps only a fragment).
-FALLBACK_BELOW_CHARS = 500
-#: The feed's summary counts as evidence when it has this many words; below SUMMARY_MISSING of
-#: its word 3-grams in the text it is missing, from SUMMARY_PRESENT on it is there.
-SUMMARY_MIN_WORDS = 8
-SUMMARY_MISSING = 0.2
-SUMMARY_PRESENT = 0.5
+#: Below this many units an extraction is not an article (a stub, a paywall, an error page):
+#: words, and half a word per Chinese or Japanese character (evidence.units), so a complete
+#: 90-character Chinese brief passes where a 200-character floor rejected it.
+MIN_TEXT_UNITS = 30
 
 
 class ExtractionFailed(Exception):
@@ -69,8 +63,13 @@ class PageExtraction:
     image: str | None = None
     site_name: str | None = None
     text_hash: str = ""
-    #: which trafilatura run gave the text: "precision", "balanced" or "fallback"
+    #: which trafilatura run gave the text: "precision" (fast), "balanced" or "fallback" (each
+    #: with trafilatura's readability/justext fallbacks)
     mode: str = "precision"
+    #: how sure the extraction is that the text is the article, 0..1 (choose.py)
+    confidence: float = 0.0
+    #: which candidate won and why, e.g. "balanced; precision adds prose 0.83 (short (61 units))"
+    evidence: str = ""
 
     def __post_init__(self) -> None:
         # hashed here, in the worker, not on the crawler's reactor thread
@@ -98,7 +97,7 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
 
 
 def _trafilatura(
-    html: str, url: str, *, precision: bool, metadata: bool, fast: bool, prune: tuple[str, ...]
+    html: Any, url: str, *, precision: bool, metadata: bool, fast: bool, prune: tuple[str, ...]
 ) -> Any:
     return trafilatura.bare_extraction(
         html,
@@ -139,23 +138,6 @@ def keep_only(html: str, selectors: tuple[str, ...]) -> str:
     return str(lxml.html.tostring(tree, encoding="unicode"))
 
 
-def _usable_summary(summary: str | None) -> bool:
-    return summary is not None and len(summary.split()) >= SUMMARY_MIN_WORDS
-
-
-def choose_text(precise: str, balanced: str | None, feed_summary: str | None) -> tuple[str, str]:
-    """Pick between the precision-mode and balanced-mode texts; returns (text, which)."""
-    if balanced is None:
-        return precise, "precision"
-    if _usable_summary(feed_summary):
-        p_cov, b_cov = coverage(feed_summary, precise), coverage(feed_summary, balanced)
-        if p_cov < SUMMARY_MISSING and b_cov >= SUMMARY_PRESENT:
-            return balanced, "balanced"
-    if len(precise) < FALLBACK_BELOW_CHARS and len(balanced) > len(precise):
-        return balanced, "balanced"
-    return precise, "precision"
-
-
 _HTML_LANG_RE = re.compile(
     r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE
 )
@@ -175,6 +157,11 @@ def declared_language(html: str) -> str | None:
     return match.group(1).replace("_", "-") if match else None
 
 
+def _parse(html: str) -> Any:
+    """The page parsed once; every candidate run starts from a copy of it."""
+    return trafilatura.load_html(html)
+
+
 def extract_page(
     html: str,
     url: str,
@@ -186,32 +173,44 @@ def extract_page(
 ) -> PageExtraction:
     """Main text and metadata; raises ExtractionFailed when nothing usable.
 
-    trafilatura runs first in precision mode (less boilerplate). Its result is checked against
-    signals that it went wrong: too short, missing the feed's summary, or a menu rather than
-    prose; then the balanced mode, and lastly trafilatura's full fallback chain, get a turn.
-    Only pages that look wrong pay for a second run."""
+    trafilatura runs first in precision mode without its fallbacks (with the metadata). That
+    text stands unless the evidence doubts it (pipelines/extract/choose.py: too short, not
+    prose, link lines, a menu, or the feed's summary, the page's description or its JSON-LD
+    articleBody missing from it); only then do the costlier candidates run, trafilatura's
+    balanced mode with its readability and justext fallbacks, and on disagreement precision
+    mode with fallbacks, and the evidence picks. The result carries a confidence and the
+    evidence that chose it."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
     page_language = declared_language(html)  # before keep_only drops the <html> tag
     html = keep_only(html, keep_selectors)
     prune = _css_to_xpath(drop_selectors)
-    doc: Any = _trafilatura(html, url, precision=True, metadata=True, fast=True, prune=prune)
-    precise = _text_of(doc)
-    balanced: str | None = None
-    summary_missing = (
-        _usable_summary(feed_summary) and coverage(feed_summary, precise) < SUMMARY_MISSING
-    )
-    if len(precise) < FALLBACK_BELOW_CHARS or summary_missing:
-        balanced = _text_of(
-            _trafilatura(html, url, precision=False, metadata=False, fast=True, prune=prune)
-        )
-    text, mode = choose_text(precise, balanced, feed_summary)
-    if looks_like_navigation(text):
-        rescued = _text_of(
-            _trafilatura(html, url, precision=True, metadata=False, fast=False, prune=prune)
-        )
-        if rescued and not looks_like_navigation(rescued):
-            text, mode = rescued, "fallback"
+    tree = _parse(html)
+    if tree is None:
+        raise ExtractionFailed("extraction_empty")
+    doc: Any = _trafilatura(tree, url, precision=True, metadata=True, fast=True, prune=prune)
+    first = Candidate("precision", _text_of(doc))
+    links = link_texts(tree)
+    claims = page_claims(tree)
+    summaries = [feed_summary, getattr(doc, "description", None), claims.description]
+    reasons = doubts(first, links, claims, summaries)
+    if not reasons:
+        choice = first_stands(first, links, claims)
+    else:
+
+        def more(name: str) -> Candidate:
+            precision = name == "fallback"
+            return Candidate(
+                name,
+                _text_of(
+                    _trafilatura(
+                        tree, url, precision=precision, metadata=False, fast=False, prune=prune
+                    )
+                ),
+            )
+
+        choice = decide(first, more, links, claims, reasons)
+    text = choice.text
     if not text:
         raise ExtractionFailed("extraction_empty")
     text = strip_captions(text)
@@ -221,13 +220,13 @@ def extract_page(
     if garbled(text):  # a page already broken at its source: never stored or fingerprinted
         bad = text.count(REPLACEMENT)
         raise ExtractionFailed("undecodable", f"{bad} of {len(text)} characters are U+FFFD")
-    if len(text) < MIN_TEXT_CHARS:
-        raise ExtractionFailed("text_too_short", f"{len(text)} characters")
+    if units(text) < MIN_TEXT_UNITS:
+        raise ExtractionFailed("text_too_short", f"{units(text):.0f} units, {len(text)} characters")
+    found = {"confidence": choice.confidence, "evidence": choice.evidence, "mode": choice.mode}
     if doc is None:
-        return PageExtraction(text=text, mode=mode, language=page_language)
+        return PageExtraction(text=text, language=page_language, **found)  # type: ignore[arg-type]
     return PageExtraction(
         text=text,
-        mode=mode,
         title=clean_field(doc.title),
         author=clean_field(byline(html, doc.author)),
         date=doc.date,
@@ -236,6 +235,7 @@ def extract_page(
         tags=[t for t in (clean_field(x, 200) for x in (doc.tags or [])) if t],
         image=clean_field(doc.image),
         site_name=clean_field(doc.sitename, 300),
+        **found,  # type: ignore[arg-type]
     )
 
 
@@ -282,4 +282,6 @@ def reconcile(
         site_name=page.site_name,
         text=page.text,
         text_hash=page.text_hash,
+        extraction_confidence=round(page.confidence, 3),
+        extraction_evidence=page.evidence or None,
     )

@@ -13,14 +13,15 @@ import pytest
 import trafilatura
 
 from crawler import cli
+from pipelines.extract.choose import Candidate, decide, doubts
 from pipelines.extract.cleanup import (
-    coverage,
     drop_leading_headlines,
     drop_trailing_contact_lines,
     looks_like_navigation,
     strip_captions,
 )
-from pipelines.extract.page import FALLBACK_BELOW_CHARS, choose_text, extract_page, keep_only
+from pipelines.extract.evidence import PageClaims, units
+from pipelines.extract.page import ExtractionFailed, extract_page, keep_only
 from pipelines.extract.quality import load_benchmark, score_page, summarise
 
 SUBSET = Path(__file__).parent.parent / "data" / "extraction-benchmark"
@@ -119,17 +120,69 @@ def test_navigation_dump_is_recognised() -> None:
     assert not looks_like_navigation(prose)
 
 
-def test_feed_summary_missing_from_the_precise_text_picks_the_balanced_one() -> None:
+def test_a_feed_summary_missing_from_the_first_text_brings_in_the_other_candidates() -> None:
     summary = "The central bank raised rates by half a point to curb inflation."
-    precise = "Markets fell. " * 60
-    balanced = summary + " " + precise
-    assert coverage(summary, precise) < 0.2
-    assert choose_text(precise, balanced, summary) == (balanced, "balanced")
-    # without that evidence, a long enough precise text stands
-    assert choose_text(precise, balanced, None) == (precise, "precision")
-    # a precise text too short to be an article loses to a longer balanced one
-    short = "x " * (FALLBACK_BELOW_CHARS // 4)
-    assert choose_text(short, balanced, None) == (balanced, "balanced")
+    sentence = "Markets fell sharply in early trading as investors weighed the news today."
+    precise = Candidate("precision", "\n".join([sentence] * 30))
+    assert doubts(precise, set(), PageClaims(), [None]) == []
+    assert doubts(precise, set(), PageClaims(), [summary]) == ["summary missing"]
+    balanced = Candidate("balanced", summary + "\n" + precise.text)
+    ran: list[str] = []
+
+    def more(name: str) -> Candidate:
+        ran.append(name)
+        return balanced
+
+    choice = decide(precise, more, set(), PageClaims(), ["summary missing"])
+    assert ran == ["balanced"]  # the two agree: no third run
+    assert (choice.text, choice.mode) == (balanced.text, "balanced")
+    assert "summary missing" in choice.evidence and 0 < choice.confidence <= 1
+
+
+def test_lines_the_balanced_text_adds_are_taken_only_when_they_are_prose() -> None:
+    body = "\n".join(
+        f"Paragraph {i} of the report says what happened in the town." for i in range(20)
+    )
+    precise = Candidate("precision", body)
+    links = {"home", "world news", "sport", "weather", "contact us", "more stories"}
+    menu = Candidate("balanced", "Home\nWorld news\nSport\nWeather\n" + body + "\nContact us")
+    chosen = decide(precise, lambda name: menu, links, PageClaims(), ["links 0.30"])
+    assert chosen.mode == "precision"
+    standfirst = Candidate(
+        "balanced", "The council voted late on Tuesday to close the old bridge.\n" + body
+    )
+    chosen = decide(precise, lambda name: standfirst, links, PageClaims(), ["short"])
+    assert chosen.mode == "balanced" and chosen.text.startswith("The council voted")
+
+
+def test_a_disagreement_is_settled_by_a_third_run() -> None:
+    story = "\n".join(
+        f"Sentence {i} of the actual story, with its facts and quotes." for i in range(15)
+    )
+    teaser = "\n".join(f"Related: another headline number {i} here." for i in range(15))
+    ran: list[str] = []
+
+    def more(name: str) -> Candidate:
+        ran.append(name)
+        return Candidate(name, story)
+
+    chosen = decide(Candidate("precision", teaser), more, set(), PageClaims(), ["prose 0.00"])
+    assert ran == ["balanced", "fallback"]
+    assert chosen.text == story and chosen.confidence > 0.5
+
+
+def test_the_length_floor_counts_what_a_script_carries() -> None:
+    assert units("Three short words") == 3
+    assert units("中国新闻社报道") == 3.5  # seven characters, half a word each
+    brief = "中国国家统计局今天公布的数据显示，十月份全国居民消费价格同比上涨百分之二点一，" * 2
+    html = f"<html lang='zh'><body><article><p>{brief}</p></article></body></html>"
+    assert len(brief) < 200  # the old floor rejected it
+    page = extract_page(html, "https://news.example/zh/1")
+    assert "居民消费价格" in page.text
+    with pytest.raises(ExtractionFailed):
+        extract_page(
+            "<html><body><article><p>Too short to be a story.</p></article></body></html>", ""
+        )
 
 
 def test_keep_selectors_limit_extraction_to_the_article_container() -> None:

@@ -164,3 +164,24 @@ def paragraphs_of_prose() -> list[str]:
         "as an article's paragraph would, and it goes on for a while longer still."
         for i in range(8)
     ]
+
+
+def test_json_ld_article_body_and_link_lines_are_evidence() -> None:
+    import lxml.html
+
+    from pipelines.extract.evidence import link_texts, page_claims, shape
+
+    html = """<html><head>
+    <script type="application/ld+json">{"@graph": [{"@type": "NewsArticle",
+      "description": "The short version.", "articleBody": "<p>First para.</p><p>Second.</p>"}]}
+    </script><script type="application/ld+json">{not json</script></head>
+    <body><a href="/a">Related story one</a><a href="/b">More news</a></body></html>"""
+    tree = lxml.html.document_fromstring(html)
+    claims = page_claims(tree)
+    assert claims.article_body == "First para. Second."
+    assert claims.description == "The short version."
+    links = link_texts(tree)
+    text = "Related story one\nMore news\nA sentence of the story that ends as one does."
+    s = shape(text, links)
+    assert s.linked == pytest.approx(5 / 15)
+    assert s.prose == pytest.approx(10 / 15)
