@@ -141,8 +141,8 @@ def _fetch_one(
     params: Any,
     store: _Store | None,
 ) -> dict[str, Any]:
-    from crawler.decoding import charset_from_content_type
     from crawler.cli.extract_batch import content_fields
+    from crawler.decoding import charset_from_content_type
     from crawler.outlet_kit.fetch import ToolError
     from pipelines.ingest.work import Failed, PageTask, process_page
 

@@ -208,8 +208,6 @@ def print_table(site: Site, plan: Plan, out: TextIO) -> None:
     for r in rows:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2])]
         print("  ".join([*cells, r[3].ljust(widths[3]), r[4]]).rstrip(), file=out)
-    if not any(getattr(s, "confidence", None) is not None for s in plan.samples):
-        print("(extraction has no confidence score yet: samples show their length)", file=out)
 
 
 def add_outlet(

@@ -1,10 +1,7 @@
 """Sample articles of a site fetched and extracted as the crawl extracts them
 (``pipelines/extract/page.py``'s ``extract_page``, called as is), for ``outlet add`` and
-``outlet check --live``.
-
-``extract_page`` is getting a confidence score (``PageExtraction.confidence``); until it has
-one, a sample is described by the length of its text, so the table says "412 words" rather than
-a score."""
+``outlet check --live``: each described by the extraction's confidence and its length
+("confidence 0.97, 412 words")."""
 
 from __future__ import annotations
 
@@ -76,8 +73,7 @@ def extract_sample(
         return sample
     sample.words = len(page.text.split())
     sample.chars = len(page.text)
-    confidence = getattr(page, "confidence", None)  # not there yet: see the module docstring
-    sample.confidence = float(confidence) if isinstance(confidence, int | float) else None
+    sample.confidence = page.confidence
     sample.language = _language(page.language) or _language(declared_language(html))
     sample.title = page.title
     return sample
