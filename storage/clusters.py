@@ -82,6 +82,69 @@ def lead_cluster(
     )
 
 
+_NO_LINK: dict[str, Any] = {
+    "duplicate_of": None,
+    "similarity": None,
+    "containment": None,
+    "dup_kind": None,
+    "dedup_match_id": None,
+    "dedup_evidence": None,
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """An article's place in its cluster: the cluster, its canonical article (None when it is
+    the canonical one) and the cluster's other members."""
+
+    cluster_id: int | None
+    duplicate_of: int | None
+    others: list[int]
+
+
+def place_of(session: Session, article_id: int) -> Place:
+    """Where ``article_id`` is now, read inside the caller's transaction."""
+    cluster_id, duplicate_of = session.execute(
+        select(Article.cluster_id, Article.duplicate_of).where(Article.id == article_id)
+    ).one()
+    others = (
+        list(
+            session.scalars(
+                select(Article.id)
+                .where(Article.cluster_id == cluster_id, Article.id != article_id)
+                .order_by(Article.id)
+            )
+        )
+        if cluster_id is not None
+        else []
+    )
+    return Place(cluster_id, duplicate_of, others)
+
+
+def leave_cluster(session: Session, article_id: int) -> None:
+    """An article whose text changed leaves its cluster for one of its own (a re-extraction,
+    ``newscrawl reextract``). When it was the canonical article, the earliest published of
+    the others leads them from now on, under its own id as the cluster's id (the leaver's id
+    is its own cluster's from now on); their link fields are kept as they are."""
+    place = place_of(session, article_id)
+    if place.duplicate_of is None and place.others:
+        heir = session.execute(
+            select(Article.id)
+            .where(Article.id.in_(place.others))
+            .order_by(Article.published_at.is_(None), Article.published_at, Article.id)
+            .limit(1)
+        ).scalar_one()
+        session.execute(
+            update(Article)
+            .where(Article.id.in_(place.others))
+            .values(cluster_id=heir, duplicate_of=heir)
+        )
+        session.execute(update(Article).where(Article.id == heir).values(**_NO_LINK))
+    session.execute(
+        update(Article).where(Article.id == article_id).values(cluster_id=article_id, **_NO_LINK)
+    )
+
+
 @dataclass(frozen=True)
 class ArticleLinks:
     """An article's place in its cluster, as stored."""

@@ -1,18 +1,20 @@
 """SQL for ``article_provenance``: which WARC record each ingested article came from (file,
-record id, offset) and which extractor made its text. Written inside the article's own store
+record id, offset) and which extractor made its text; ``newscrawl reextract`` reads them back
+and records the extractor that remade the text. Written inside the article's own store
 transaction, so an article and its provenance commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.clock import utcnow
 from storage.db import Database, dialect_insert
-from storage.models import ArticleProvenance
+from storage.models import Article, ArticleProvenance
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,48 @@ def provenance_of(db: Database, article_id: int) -> Sequence[Provenance]:
         return [
             Provenance(r.warc_file, r.record_id, r.record_offset, r.extractor_version) for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An ingested article as ``newscrawl reextract`` needs it: its row's keys and the WARC
+    record it was last ingested from (its newest provenance row)."""
+
+    article_id: int
+    outlet_id: str
+    url: str
+    fetched_at: datetime
+    provenance: Provenance
+
+
+def latest_provenance(db: Database, outlet_id: str | None = None) -> Iterator[Stored]:
+    """Every article with provenance (of ``outlet_id`` only, when given), by id, each with its
+    newest provenance row: the record whose text the article row holds."""
+    newest = (
+        select(func.max(ArticleProvenance.id).label("id"))
+        .group_by(ArticleProvenance.article_id)
+        .subquery()
+    )
+    q = (
+        select(ArticleProvenance, Article.outlet_id, Article.url, Article.fetched_at)
+        .join(Article, Article.id == ArticleProvenance.article_id)
+        .where(ArticleProvenance.id.in_(select(newest.c.id)))
+        .order_by(Article.id)
+    )
+    if outlet_id is not None:
+        q = q.where(Article.outlet_id == outlet_id)
+    with db.read() as s:
+        rows = s.execute(q).all()
+    for r, outlet, url, fetched_at in rows:
+        p = Provenance(r.warc_file, r.record_id, r.record_offset, r.extractor_version)
+        yield Stored(r.article_id, outlet, url, fetched_at, p)
+
+
+def set_extractor_version(s: Session, article_id: int, extractor_version: str) -> None:
+    """Record that the article's text is now ``extractor_version``'s (every record of it),
+    inside the caller's write transaction."""
+    s.execute(
+        update(ArticleProvenance)
+        .where(ArticleProvenance.article_id == article_id)
+        .values(extractor_version=extractor_version)
+    )

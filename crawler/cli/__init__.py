@@ -5,7 +5,8 @@ Exit codes: 0 success; 1 a run failed (storage error, bad configuration, a bad a
 
 One module per command group, each with its ``register(subparsers)``: ``crawling`` (crawl,
 worker, schedule, demo), ``pages`` (extract, outlets), ``fetch`` (live pages to text),
-``ingest`` (WARC files in), ``corpus`` (stats, dedup, export, report, browse, clusters),
+``ingest`` (WARC files in), ``reextract`` (ingested articles extracted again),
+``corpus`` (stats, dedup, export, report, browse, clusters),
 ``search``, ``history`` (an article's versions), ``admin`` (upgrade),
 ``outlet`` (outlet new, outlet check).
 ``common`` holds what they share. The commands parse arguments, call into the packages that
@@ -18,7 +19,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from crawler.cli import admin, corpus, crawling, fetch, history, ingest, outlet, pages, search
+from crawler.cli import (
+    admin,
+    corpus,
+    crawling,
+    fetch,
+    history,
+    ingest,
+    outlet,
+    pages,
+    reextract,
+    search,
+)
 from crawler.cli.common import (
     EXIT_BAD_LINES,
     EXIT_FAILED,
@@ -42,7 +54,18 @@ __all__ = [
     "main",
 ]
 
-COMMAND_GROUPS = (crawling, pages, fetch, ingest, corpus, search, history, admin, outlet)
+COMMAND_GROUPS = (
+    crawling,
+    pages,
+    fetch,
+    ingest,
+    reextract,
+    corpus,
+    search,
+    history,
+    admin,
+    outlet,
+)
 
 
 def _version() -> str:

@@ -139,7 +139,7 @@ def apply_decision(
         clusters.join_cluster(session, article_id, m.cluster_id, m.canonical_id, link)
 
 
-class _Store:
+class DedupHook:
     """The dedup engine's writes at the fixed points of one article's store transaction."""
 
     def __init__(self, row: ArticleRow, dedup: DedupContext) -> None:
@@ -174,10 +174,13 @@ class _Store:
             bands.save_bands(s, article_id, dedup.engine.keys(dedup.fingerprint), replace=True)
 
 
-def upsert_article(s: Session, row: ArticleRow, dedup: DedupContext) -> DedupResult:
+def upsert_article(
+    s: Session, row: ArticleRow, dedup: DedupContext, hook: DedupHook | None = None
+) -> DedupResult:
     """``storage.articles.upsert_article`` with the engine's decision, cluster link and
-    signature, inside the caller's write transaction."""
-    hook = _Store(row, dedup)
+    signature, inside the caller's write transaction (``hook``: the engine's writes, its
+    default ``DedupHook``; ``pipelines.dedup.relink`` passes one that re-decides the cluster)."""
+    hook = hook or DedupHook(row, dedup)
     result = upsert_row(s, row, hook)
     decision = hook.decision if hook.created else None
     return DedupResult(result.article_id, result.outcome, result.changed, decision=decision)
@@ -188,12 +191,13 @@ def store_article(
     row: ArticleRow,
     dedup: DedupContext,
     also: Callable[[Session, DedupResult], None] | None = None,
+    hook: DedupHook | None = None,
 ) -> DedupResult:
     """Store one article in its own transaction; the in-memory index learns of it only after
     the commit, so a failed commit leaves no ghost entry behind. ``also`` writes what belongs
     with the article in the same transaction (an ingested article's provenance)."""
     with db.write() as s:
-        result = upsert_article(s, row, dedup)
+        result = upsert_article(s, row, dedup, hook)
         if also is not None:
             also(s, result)
     # a headline-only edit keeps the text, and so the index entry, it had

@@ -134,3 +134,33 @@ def read_pages(path: Path, max_size: int) -> Iterator[WarcPage | Skipped]:
         if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
             raise WarcDamaged(path, None, exc.strerror or str(exc)) from exc
         raise WarcDamaged(path, offset, f"unreadable after this record: {exc}") from exc
+
+
+def read_page_at(path: Path, offset: int, record_id: str, max_size: int) -> WarcPage | Skipped:
+    """The response record ``record_id`` at ``offset`` of ``path``, read again (``newscrawl
+    reextract``). Raises WarcDamaged when the file is missing or unreadable, or holds another
+    record there, or the record is cut short."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            record = next(iter(ArchiveIterator(fh, parse_http=False)), None)
+            if record is None or (record.record_id or "") != record_id:
+                raise WarcDamaged(path, offset, f"no record {record_id} here")
+            record.parse_http()
+            reason = _skip_reason(record, max_size)
+            if reason is not None:
+                return Skipped(reason, record_id)
+            expected = record.content_length
+            body = record.reader.read() if record.reader is not None else b""
+            if len(body) < expected:
+                raise WarcDamaged(path, offset, f"truncated: {len(body)} of {expected} bytes")
+            return WarcPage(
+                record_id=record_id,
+                offset=offset,
+                url=record.headers.get("WARC-Target-URI") or "",
+                date=record.record_date,
+                charset=record.http_charset,
+                body=body,
+            )
+    except OSError as exc:
+        raise WarcDamaged(path, offset, exc.strerror or str(exc)) from exc
