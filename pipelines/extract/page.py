@@ -27,6 +27,7 @@ from pipelines.extract.cleanup import (
 )
 from pipelines.extract.evidence import link_texts, page_claims, units
 from pipelines.extract.hygiene import clean_field, clean_text
+from pipelines.extract.language import decide_language
 from storage.content import ArticleContent
 
 # htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
@@ -269,7 +270,7 @@ def reconcile(
 
     description = page.description or (clean_field(d.summary, 5000) if d and d.summary else None)
     tags = list(dict.fromkeys([*(d.tags if d else ()), *page.tags]))
-    language = (page.language or outlet_language or "").split("-")[0].lower() or outlet_language
+    language = decide_language(page.text, page.language, outlet_language)[0] or outlet_language
     return ArticleContent(
         title=title,
         author=author,
