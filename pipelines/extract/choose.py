@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from pipelines.extract.cleanup import looks_like_navigation
 from pipelines.extract.evidence import (
@@ -47,7 +48,7 @@ class Candidate:
     name: str  # "precision", "balanced" (with fallbacks), "fallback" (precision + fallbacks)
     text: str
 
-    @property
+    @cached_property  # shingled once per candidate, not at every comparison
     def grams(self) -> set[tuple[str, ...]]:
         return shingles(self.text)
 
