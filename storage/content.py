@@ -29,6 +29,11 @@ class ArticleContent:
     #: and the signals, e.g. "trafilatura-precision; agree 0.96 with trafilatura-fallback"
     extraction_confidence: float | None = None
     extraction_evidence: str | None = None
+    #: how sure the language identifier (fastText lid.176) is of ``language`` when the text
+    #: was read (null when it could not tell), and which evidence set it: "declared" (the
+    #: page), "outlet" (the registry) or "detected" (the text overruled or filled in)
+    language_confidence: float | None = None
+    language_source: str | None = None
 
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleContent))

@@ -117,6 +117,8 @@ class Article(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     extraction_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     extraction_evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
+    language_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    language_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
     discovered_via: Mapped[str | None] = mapped_column(Text, nullable=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_stored_at: Mapped[datetime] = mapped_column(UTCDateTime)

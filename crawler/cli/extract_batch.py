@@ -181,6 +181,8 @@ def content_fields(content: ArticleContent) -> dict[str, Any]:
         "author": content.author,
         "date": content.published_at.isoformat() if content.published_at else None,
         "language": content.language or None,
+        "language_confidence": content.language_confidence,
+        "language_source": content.language_source,
         "description": content.description,
         "text": content.text,
         "confidence": content.extraction_confidence,

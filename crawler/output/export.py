@@ -4,7 +4,8 @@ Schema version 3 (every record carries ``schema_version``; Parquet also in its m
 Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
 are all null. Version 3 made Parquet's ``published`` and ``fetched`` timestamps (UTC, to the
 microsecond), so readers filter and sort them as times (JSON Lines and CSV keep ISO 8601 text),
-and added ``extraction_confidence`` and ``extraction_evidence``.
+and added ``extraction_confidence`` and ``extraction_evidence``. Version 4 added
+``language_confidence`` and ``language_source``.
 
 | field | type | meaning |
 |---|---|---|
@@ -19,6 +20,8 @@ and added ``extraction_confidence`` and ``extraction_evidence``.
 | text | str | the article text |
 | extraction_confidence | float or null | 0..1: how sure extraction is that this is the article |
 | extraction_evidence | str or null | which extraction candidate won and why |
+| language_confidence | float or null | 0..1: the language identifier's confidence in ``language`` |
+| language_source | str or null | what set ``language``: "declared", "outlet" or "detected" |
 | cluster | int or null | cluster id (the id of the cluster's first-stored member) |
 | duplicate_of | int or null | the cluster's canonical article; null for the canonical one |
 | similarity, containment | float or null | the verified match that linked a duplicate |
@@ -65,7 +68,7 @@ from storage.content import EXPORT_FIELDS
 if TYPE_CHECKING:
     from storage import exports
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FIELDS = ("schema_version", *EXPORT_FIELDS)
 REVISIONS_SCHEMA_VERSION = 1
 REVISION_FIELDS = (
@@ -167,6 +170,7 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "words_added": pa.int64(),
         "words_removed": pa.int64(),
         "extraction_confidence": pa.float64(),
+        "language_confidence": pa.float64(),
     }
     schema = pa.schema([(f, types.get(f, pa.string())) for f in fields])
     if set(fields) & _REVISION_ONLY:

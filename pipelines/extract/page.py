@@ -270,7 +270,11 @@ def reconcile(
 
     description = page.description or (clean_field(d.summary, 5000) if d and d.summary else None)
     tags = list(dict.fromkeys([*(d.tags if d else ()), *page.tags]))
-    language = decide_language(page.text, page.language, outlet_language)[0] or outlet_language
+    language, language_confidence, language_source = decide_language(
+        page.text, page.language, outlet_language
+    )
+    if not language:
+        language, language_source = outlet_language, "outlet"
     return ArticleContent(
         title=title,
         author=author,
@@ -285,4 +289,6 @@ def reconcile(
         text_hash=page.text_hash,
         extraction_confidence=round(page.confidence, 3),
         extraction_evidence=page.evidence or None,
+        language_confidence=language_confidence,
+        language_source=language_source,
     )

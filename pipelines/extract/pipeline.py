@@ -61,4 +61,8 @@ class ExtractPipeline:
         self.crawler.stats.inc_value(f"newscrawl/extract/mode/{page.mode}")
         if merged.published_source:
             self.crawler.stats.inc_value(f"newscrawl/extract/date_from/{merged.published_source}")
+        if merged.language_source:
+            self.crawler.stats.inc_value(
+                f"newscrawl/extract/language_from/{merged.language_source}"
+            )
         return item

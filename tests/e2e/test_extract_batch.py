@@ -19,6 +19,8 @@ from ..hostile_web import article_page, paragraphs
 
 # about 8 s of extraction on this machine kind (tests/component/test_extraction_faults.py)
 SLOW_PAGE = article_page("slow", ["Many words in a paragraph here. " * 40] * 4000)
+#: about 5 s of CPU (13 MB, over the default --max-size): well past the worker's warm-up plus a small page, however fast the machine
+SLOWER_PAGE = article_page("slow", ["Many words in a paragraph here. " * 40] * 10000)
 
 
 def command(*args: str) -> list[str]:
@@ -152,12 +154,14 @@ def test_a_killed_worker_costs_only_its_page(tmp_path: Path) -> None:
     """One worker (--jobs 1), the slow page first: once the worker has spent longer on it than
     any small page takes, it is killed as the OOM killer would; that page is extraction_crashed
     and the pages after it come out of the pool's new worker."""
-    slow = save(tmp_path, "slow.html", SLOW_PAGE)
+    slow = save(tmp_path, "slow.html", SLOWER_PAGE)
     good = [
         save(tmp_path, f"p{n}.html", article_page(f"Headline {n}", paragraphs(n))) for n in range(3)
     ]
     proc = subprocess.Popen(
-        command(str(slow), *map(str, good), "--jobs", "1", "--timeout", "120"),
+        command(
+            str(slow), *map(str, good), "--jobs", "1", "--timeout", "120", "--max-size", "20000000"
+        ),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
