@@ -76,12 +76,18 @@ def test_confidence_drop_needs_enough_articles_on_both_sides() -> None:
 def test_migration_0010_down_and_up_keeps_the_articles_triggers(tmp_path: Path) -> None:
     """The SQLite downgrade recreates ``articles``; 0005's change-cursor and 0008's full-text
     triggers must come back with it."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert_down_and_up_keeps_triggers(url, "0009")
+
+
+def assert_down_and_up_keeps_triggers(url: str, down_to: str) -> None:
+    """A new SQLite database taken down to ``down_to`` and back up to head has the same
+    triggers throughout."""
     from alembic import command
     from sqlalchemy import create_engine, text
 
     from storage.db import _alembic_config
 
-    url = f"sqlite:///{tmp_path / 'c.db'}"
     Database(url).dispose()
     cfg = _alembic_config(url)
 
@@ -95,7 +101,7 @@ def test_migration_0010_down_and_up_keeps_the_articles_triggers(tmp_path: Path) 
 
     before = triggers()
     assert before >= {"articles_change_insert", "articles_change_update", "articles_fts_update"}
-    command.downgrade(cfg, "0009")
+    command.downgrade(cfg, down_to)
     assert triggers() == before
     command.upgrade(cfg, "head")
     assert triggers() == before

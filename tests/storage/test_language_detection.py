@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.exports import ExportRow
 from storage.models import Article
 
+from .test_extraction_confidence import assert_down_and_up_keeps_triggers
 from .test_storage import row
 
 CHINESE = (
@@ -50,25 +51,4 @@ def test_language_confidence_and_source_are_stored_and_exported(db: Database) ->
 
 
 def test_migration_0011_down_and_up_keeps_the_articles_triggers(tmp_path: Path) -> None:
-    from alembic import command
-    from sqlalchemy import create_engine, text
-
-    from storage.db import _alembic_config
-
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    Database(url).dispose()
-
-    def triggers() -> set[str]:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-            found = {str(n) for (n,) in names}
-        engine.dispose()
-        return found
-
-    before = triggers()
-    assert before >= {"articles_change_insert", "articles_change_update", "articles_fts_update"}
-    command.downgrade(_alembic_config(url), "0010")
-    assert triggers() == before
-    command.upgrade(_alembic_config(url), "head")
-    assert triggers() == before
+    assert_down_and_up_keeps_triggers(f"sqlite:///{tmp_path / 'l.db'}", "0010")
