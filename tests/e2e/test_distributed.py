@@ -142,8 +142,10 @@ def test_three_workers_store_each_article_once_and_copies_in_one_cluster(
     mock_server.reset()
     # A worker takes up to CONCURRENT_REQUESTS requests off the queue at once, and loopback
     # answers in a millisecond: with few in flight and a politeness delay, as a real outlet
-    # would have, no worker can take the whole (small) web before the others look.
-    slow = ["--set", "CONCURRENT_REQUESTS=2", "--set", "DOWNLOAD_DELAY=0.25"]
+    # would have, no worker can take the whole (small) web before the others look. The delay
+    # outlasts the workers' start-up skew on a loaded 2-core machine (at 0.25 s one worker once
+    # took it all while the other two were still starting).
+    slow = ["--set", "CONCURRENT_REQUESTS=2", "--set", "DOWNLOAD_DELAY=0.75"]
     workers = [
         start_worker(mock_server, cluster, *OUTLETS, "--until-idle", "4", *slow) for _ in range(3)
     ]
