@@ -85,6 +85,13 @@ NEWSCRAWL_MAX_ATTEMPTS = 5
 # Applied through the record's pending URLs, within NEWSCRAWL_MAX_ARTICLES_PER_RUN, after the
 # backlog of never-stored URLs; steps that passed while no crawl ran are one refetch.
 NEWSCRAWL_REFETCH_AFTER: list[float] = []
+# A refetch (by that schedule, or because the feed or sitemap said so) that finds the page's
+# declared modification date (article:modified_time, JSON-LD dateModified) moved follows the
+# story: it is fetched again this many seconds later, and again while the date keeps moving,
+# for articles first stored less than NEWSCRAWL_REFETCH_WHILE_MODIFIED_FOR seconds ago (a live
+# story, a correction). 0 turns it off.
+NEWSCRAWL_REFETCH_WHILE_MODIFIED = 21600.0
+NEWSCRAWL_REFETCH_WHILE_MODIFIED_FOR = 259200.0
 # Declared feeds and sitemaps are polled with If-None-Match / If-Modified-Since from the last
 # finished run, and a body seen before is not parsed again (spiders/conditional.py).
 NEWSCRAWL_CONDITIONAL_POLLS = True

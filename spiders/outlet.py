@@ -31,7 +31,7 @@ from spiders.links import parse_links
 from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from spiders.worker import SharedQueueWorker
-from storage.url_state import pending_urls
+from storage.url_state import FollowModified, pending_urls
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +96,14 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
     async def _pending_from_database(self) -> list[Request | FetchFailure]:
         """URLs the database says are due: discovered but never stored (in flight when an
         earlier run died), failed fewer than NEWSCRAWL_MAX_ATTEMPTS times, or stored and due
-        again by the NEWSCRAWL_REFETCH_AFTER schedule."""
+        again by the NEWSCRAWL_REFETCH_AFTER schedule or because their declared modification
+        date moved (NEWSCRAWL_REFETCH_WHILE_MODIFIED)."""
         settings = self.crawler.settings
         if not settings.getbool("NEWSCRAWL_RECORD_DISCOVERED"):
             return []
+        every = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED")
+        within = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED_FOR")
+        follow = FollowModified(every, within) if every > 0 and within > 0 else None
         pending = await asyncio.wrap_future(
             runtime.db_writer().submit(
                 pending_urls,
@@ -108,6 +112,7 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
                 settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),
                 self.max_articles,
                 refetch_schedule(settings.getlist("NEWSCRAWL_REFETCH_AFTER")),
+                follow,
             )
         )
         requests: list[Request | FetchFailure] = []

@@ -43,6 +43,9 @@ class StoreResult:
     outcome: str
     #: what an update changed: "title", "text" or "both" (None unless "updated")
     changed: str | None = None
+    #: the article's declared modification date moved since the stored version (the story is
+    #: still changing: it is refetched again, ``storage.url_state.due_refetches``)
+    modified_moved: bool = False
 
 
 class StoreHook(Protocol):
@@ -59,6 +62,14 @@ class StoreHook(Protocol):
 
     def text_changed(self, s: Session, article_id: int) -> None:
         """The article's text was updated in place."""
+
+
+def modified_moved(stored: datetime | None, fetched: datetime, declared: datetime | None) -> bool:
+    """Whether a fetch's declared modification date is later than the stored version's (or,
+    when that declared none, later than its fetch): the story changed since it was stored."""
+    if declared is None:
+        return False
+    return declared > (stored or fetched)
 
 
 def _article_values(row: ArticleRow) -> dict[str, Any]:
@@ -88,25 +99,42 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
         .returning(Article.id)
     ).scalar_one_or_none()
     changed: str | None = None
+    moved = False
     if inserted is not None:
         article_id, outcome = inserted, "created"
         if hook is not None:
             hook.inserted(s, article_id)
     else:
         existing = s.execute(
-            select(Article.id, Article.text_hash, Article.title, Article.text, Article.fetched_at)
+            select(
+                Article.id,
+                Article.text_hash,
+                Article.title,
+                Article.text,
+                Article.fetched_at,
+                Article.modified_at,
+            )
             .where(Article.url == row.url)
             .with_for_update()
         ).one()
         article_id = existing.id
         text_changed = existing.text_hash != row.content.text_hash
         changed = what_changed(existing.title, row.content.title, text_changed)
+        moved = modified_moved(existing.modified_at, existing.fetched_at, row.content.modified_at)
         if changed is None:
             outcome = "unchanged"
+            if moved:  # same text, a later date: the date is kept, no revision
+                s.execute(
+                    update(Article)
+                    .where(Article.id == article_id)
+                    .values(modified_at=row.content.modified_at)
+                )
         else:
             # the version replaced is kept in the same transaction: never one without the other
             old = OldVersion(existing.title, existing.text, existing.text_hash, existing.fetched_at)
             keep_revision(s, article_id, old, changed, row.content.text, row.fetched_at)
+            if not moved:  # a refetch sent with an old feed date does not turn the date back
+                values["modified_at"] = existing.modified_at or row.content.modified_at
             s.execute(update(Article).where(Article.id == article_id).values(**values))
             outcome = "updated"
             if hook is not None and text_changed:
@@ -118,8 +146,10 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
             .values(url=alias, article_id=article_id)
             .on_conflict_do_nothing(index_elements=["url"])
         )
-    set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id)
-    return StoreResult(article_id=article_id, outcome=outcome, changed=changed)
+    set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id, modified_moved=moved)
+    return StoreResult(
+        article_id=article_id, outcome=outcome, changed=changed, modified_moved=moved
+    )
 
 
 def store_article(db: Database, row: ArticleRow) -> StoreResult:

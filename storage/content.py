@@ -17,6 +17,10 @@ class ArticleContent:
     published_at: datetime | None = None
     #: where the date came from: "rss", "atom", "sitemap", "page", "<kind>_lastmod", "input"
     published_source: str | None = None
+    #: when the article was last modified, as the page declares it (article:modified_time,
+    #: JSON-LD dateModified), else as its feed entry or sitemap lastmod says; a later value at
+    #: a refetch means the story is still changing (storage.url_state.due_refetches)
+    modified_at: datetime | None = None
     language: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
@@ -55,7 +59,7 @@ def content_of(row: Any) -> ArticleContent:
 
 #: the article's fields (above) as exports name them, and those they leave out
 #: (the date's source and the text's hash are the crawl's bookkeeping)
-EXPORT_NAMES = {"published_at": "published"}
+EXPORT_NAMES = {"published_at": "published", "modified_at": "modified"}
 NOT_EXPORTED = frozenset({"published_source", "text_hash"})
 #: every field of an exported record, in order
 EXPORT_FIELDS: tuple[str, ...] = (

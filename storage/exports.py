@@ -55,8 +55,9 @@ class ExportRow:
             for name, value in content_values(content_of(a)).items()
             if name not in NOT_EXPORTED
         }
-        if content["published"] is not None:
-            content["published"] = content["published"].isoformat()
+        for when in ("published", "modified"):
+            if content[when] is not None:
+                content[when] = content[when].isoformat()
         return {
             "id": a.id,
             "url": a.url,

@@ -108,6 +108,7 @@ class Article(Base):
     author: Mapped[str | None] = mapped_column(Text, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     published_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -192,6 +193,10 @@ class UrlState(Base):
     # What the feed or sitemap said, so a URL can be fetched again after a crash or failure
     # even when no source lists it any more.
     discovery: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    # When a fetch last saw the article's declared modification date move (migration 0012),
+    # null when the latest fetch did not: a story still changing is followed by refetches
+    # (storage.url_state.due_refetches).
+    modified_moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class CrawlRun(Base):

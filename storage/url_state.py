@@ -4,6 +4,7 @@ URL it discovered, pending refetches, and failures with their reasons."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,11 +118,12 @@ def pending_urls(
     max_attempts: int,
     limit: int,
     refetch_after: Sequence[float] = (),
+    follow: FollowModified | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """URLs of an outlet discovered but never stored, or failed fewer than ``max_attempts``
     times: fetched again on the next run whether or not a source still lists them. Then,
-    within ``limit`` still, stored ones due by the refetch schedule ``refetch_after``
-    (``due_refetches``)."""
+    within ``limit`` still, stored ones due by the refetch schedule ``refetch_after`` or
+    followed because their declared modification date moved (``due_refetches``)."""
     with db.read() as s:
         rows = s.execute(
             select(UrlState.url, UrlState.discovery)
@@ -130,7 +132,23 @@ def pending_urls(
             .limit(limit)
         ).all()
     pending = [(url, dict(discovery)) for url, discovery in rows if discovery]
-    return pending + due_refetches(db, outlet_id, refetch_after, limit - len(pending))
+    return pending + due_refetches(
+        db, outlet_id, refetch_after, limit - len(pending), follow=follow
+    )
+
+
+@dataclass(frozen=True)
+class FollowModified:
+    """Refetching a story while it changes: an article whose last fetch found its declared
+    modification date moved is fetched again ``every`` seconds after that fetch, as long as
+    it was first stored less than ``within`` seconds ago."""
+
+    every: float
+    within: float
+
+    def __post_init__(self) -> None:
+        if not (0 < self.every < float("inf") and 0 < self.within < float("inf")):
+            raise ValueError(f"follow every {self.every!r} s within {self.within!r} s: not > 0")
 
 
 def due_refetches(
@@ -139,38 +157,57 @@ def due_refetches(
     schedule: Sequence[float],
     limit: int,
     now: datetime | None = None,
+    follow: FollowModified | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Stored articles of the outlet due to be fetched again by the refetch schedule
-    (``schedule``: seconds after the article was first stored), oldest first, with their
-    discovery data. A step is due once its time has come and the URL was last stored (changed
-    or not: ``url_state.updated_at``) before it; steps passed while no crawl ran are one
+    """Stored articles of the outlet due to be fetched again, oldest first, with their
+    discovery data: by the refetch schedule (``schedule``: seconds after the article was first
+    stored), and, with ``follow``, because their last fetch found the page's declared
+    modification date moved (a live story, a correction: ``FollowModified``).
+
+    A schedule step is due once its time has come and the URL was last stored (changed or
+    not: ``url_state.updated_at``) before it; steps passed while no crawl ran are one
     refetch. Only articles first stored within twice the last step are looked at, so one whose
     refetches keep failing is given up then."""
-    if not schedule or limit <= 0:
+    if limit <= 0 or (not schedule and follow is None):
         return []
     now = now or utcnow()
-    steps = sorted(timedelta(seconds=x) for x in schedule)
+    due: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    stored = (
+        select(UrlState.url, UrlState.discovery, UrlState.updated_at, Article.first_stored_at)
+        .join(Article, Article.id == UrlState.article_id)
+        .where(
+            UrlState.outlet_id == outlet_id,
+            UrlState.state == "stored",
+            UrlState.discovery.is_not(None),
+        )
+        .order_by(Article.first_stored_at)
+    )
     with db.read() as s:
-        rows = s.execute(
-            select(UrlState.url, UrlState.discovery, UrlState.updated_at, Article.first_stored_at)
-            .join(Article, Article.id == UrlState.article_id)
-            .where(
-                UrlState.outlet_id == outlet_id,
-                UrlState.state == "stored",
-                UrlState.discovery.is_not(None),
-                Article.first_stored_at >= now - 2 * steps[-1],
-                Article.first_stored_at <= now - steps[0],
-            )
-            .order_by(Article.first_stored_at)
-        ).all()
-    due = []
-    for url, discovery, last, first in rows:
-        passed = [first + step for step in steps if first + step <= now]
-        if passed and last < passed[-1] and discovery:
-            due.append((url, dict(discovery)))
-            if len(due) >= limit:
-                break
-    return due
+        if schedule:
+            steps = sorted(timedelta(seconds=x) for x in schedule)
+            rows = s.execute(
+                stored.where(
+                    Article.first_stored_at >= now - 2 * steps[-1],
+                    Article.first_stored_at <= now - steps[0],
+                )
+            ).all()
+            for url, discovery, last, first in rows:
+                passed = [first + step for step in steps if first + step <= now]
+                if passed and last < passed[-1] and discovery:
+                    due[url] = (first, dict(discovery))
+        if follow is not None:
+            rows = s.execute(
+                stored.where(
+                    UrlState.modified_moved_at.is_not(None),
+                    UrlState.modified_moved_at <= now - timedelta(seconds=follow.every),
+                    Article.first_stored_at >= now - timedelta(seconds=follow.within),
+                ).limit(limit)
+            ).all()
+            for url, discovery, _last, first in rows:
+                if discovery:
+                    due.setdefault(url, (first, dict(discovery)))
+    ordered = sorted(due.items(), key=lambda kv: kv[1][0])
+    return [(url, discovery) for url, (_first, discovery) in ordered[:limit]]
 
 
 def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:
@@ -194,10 +231,14 @@ def set_url_state(
     detail: str | None = None,
     article_id: int | None = None,
     keep_stored: bool = False,
+    modified_moved: bool = False,
 ) -> None:
     """Upsert one URL's state, counting the attempt; ``keep_stored`` leaves a stored URL as it
-    is (a failed refetch never loses what the database already holds)."""
+    is (a failed refetch never loses what the database already holds). A store says whether
+    the article's declared modification date moved (``modified_moved``); a failure leaves
+    that mark as it was, so a story being followed is tried again."""
     now = utcnow()
+    moved_at = {"modified_moved_at": now if modified_moved else None} if state == "stored" else {}
     stmt = dialect_insert(s, UrlState).values(
         url=url,
         outlet_id=outlet_id,
@@ -208,6 +249,7 @@ def set_url_state(
         first_seen_at=now,
         updated_at=now,
         article_id=article_id,
+        **moved_at,
     )
     s.execute(
         stmt.on_conflict_do_update(
@@ -219,6 +261,7 @@ def set_url_state(
                 "attempts": UrlState.attempts + 1,
                 "updated_at": now,
                 "article_id": article_id,
+                **moved_at,
             },
             where=(UrlState.state != "stored") if keep_stored else None,
         )

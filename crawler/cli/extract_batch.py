@@ -180,6 +180,7 @@ def content_fields(content: ArticleContent) -> dict[str, Any]:
         "title": content.title,
         "author": content.author,
         "date": content.published_at.isoformat() if content.published_at else None,
+        "modified": content.modified_at.isoformat() if content.modified_at else None,
         "language": content.language or None,
         "language_confidence": content.language_confidence,
         "language_source": content.language_source,

@@ -1,11 +1,11 @@
 """Corpus export: JSON Lines, CSV and Parquet, streamed in constant memory.
 
-Schema version 3 (every record carries ``schema_version``; Parquet also in its metadata).
+Schema version 5 (every record carries ``schema_version``; Parquet also in its metadata).
 Version 2 added ``matched``, ``coverage`` and ``evidence``; a canonical article's link fields
 are all null. Version 3 made Parquet's ``published`` and ``fetched`` timestamps (UTC, to the
 microsecond), so readers filter and sort them as times (JSON Lines and CSV keep ISO 8601 text),
 and added ``extraction_confidence`` and ``extraction_evidence``. Version 4 added
-``language_confidence`` and ``language_source``.
+``language_confidence`` and ``language_source``. Version 5 added ``modified``.
 
 | field | type | meaning |
 |---|---|---|
@@ -15,6 +15,7 @@ and added ``extraction_confidence`` and ``extraction_evidence``. Version 4 added
 | outlet | str | outlet id |
 | title, author, description, language, image, site_name | str or null | metadata |
 | published | str or null | ISO 8601, UTC (Parquet: timestamp, UTC) |
+| modified | str or null | last modified, as the page (else its feed or sitemap) says; likewise |
 | fetched | str | ISO 8601, UTC (Parquet: timestamp, UTC) |
 | tags | list of str | (CSV: joined with " | ") |
 | text | str | the article text |
@@ -68,7 +69,7 @@ from storage.content import EXPORT_FIELDS
 if TYPE_CHECKING:
     from storage import exports
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FIELDS = ("schema_version", *EXPORT_FIELDS)
 REVISIONS_SCHEMA_VERSION = 1
 REVISION_FIELDS = (
@@ -136,7 +137,7 @@ def _evidence_as_text(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "evidence": json.dumps(rec["evidence"], ensure_ascii=False)}
 
 
-_TIME_FIELDS = ("published", "fetched", "seen", "replaced")
+_TIME_FIELDS = ("published", "modified", "fetched", "seen", "replaced")
 
 
 def _times_as_datetimes(rec: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +163,7 @@ def parquet_schema(fields: Sequence[str]) -> Any:
         "matched": pa.int64(),
         "coverage": pa.float64(),
         "published": pa.timestamp("us", tz="UTC"),
+        "modified": pa.timestamp("us", tz="UTC"),
         "fetched": pa.timestamp("us", tz="UTC"),
         # revisions
         "revision": pa.int32(),

@@ -183,7 +183,13 @@ def upsert_article(
     hook = hook or DedupHook(row, dedup)
     result = upsert_row(s, row, hook)
     decision = hook.decision if hook.created else None
-    return DedupResult(result.article_id, result.outcome, result.changed, decision=decision)
+    return DedupResult(
+        result.article_id,
+        result.outcome,
+        result.changed,
+        result.modified_moved,
+        decision=decision,
+    )
 
 
 def store_article(

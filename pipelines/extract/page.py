@@ -28,6 +28,7 @@ from pipelines.extract.cleanup import (
 from pipelines.extract.evidence import link_texts, page_claims, units
 from pipelines.extract.hygiene import clean_field, clean_text
 from pipelines.extract.language import decide_language
+from pipelines.extract.modified import page_modified
 from storage.content import ArticleContent
 
 # htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
@@ -71,6 +72,8 @@ class PageExtraction:
     confidence: float = 0.0
     #: which candidate won and why, e.g. "balanced; precision adds prose 0.83 (short (61 units))"
     evidence: str = ""
+    #: when the page says the article was last modified (ISO 8601, UTC; modified.py)
+    modified: str | None = None
 
     def __post_init__(self) -> None:
         # hashed here, in the worker, not on the crawler's reactor thread
@@ -223,7 +226,13 @@ def extract_page(
         raise ExtractionFailed("undecodable", f"{bad} of {len(text)} characters are U+FFFD")
     if units(text) < MIN_TEXT_UNITS:
         raise ExtractionFailed("text_too_short", f"{units(text):.0f} units, {len(text)} characters")
-    found = {"confidence": choice.confidence, "evidence": choice.evidence, "mode": choice.mode}
+    modified = page_modified(tree)
+    found = {
+        "confidence": choice.confidence,
+        "evidence": choice.evidence,
+        "mode": choice.mode,
+        "modified": modified.isoformat() if modified else None,
+    }
     if doc is None:
         return PageExtraction(text=text, language=page_language, **found)  # type: ignore[arg-type]
     return PageExtraction(
@@ -268,6 +277,10 @@ def reconcile(
     elif d and believable(d.modified, now):
         published, source = d.modified, f"{d.source_kind}_lastmod"
 
+    # the page's own word on its last change, else the feed's or sitemap's
+    modified = believable(parse_date(page.modified), now) or (
+        believable(d.modified, now) if d else None
+    )
     description = page.description or (clean_field(d.summary, 5000) if d and d.summary else None)
     tags = list(dict.fromkeys([*(d.tags if d else ()), *page.tags]))
     language, language_confidence, language_source = decide_language(
@@ -280,6 +293,7 @@ def reconcile(
         author=author,
         published_at=published,
         published_source=source,
+        modified_at=modified,
         language=language,
         description=description,
         tags=tuple(tags),

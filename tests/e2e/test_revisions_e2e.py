@@ -152,9 +152,15 @@ def test_the_refetch_schedule_fetches_stored_articles_again_within_the_run_cap(
     result = o.crawl(sqlite_url, schedule)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (1, 1)
-    # the first page is edited on the server; its feed entry stays as it was
+    # the first page is edited on the server, and says so in its article:modified_time; its
+    # feed entry stays as it was
     correction = "Correction: an earlier version of this story misnamed the council."
-    o.route("/news/1", article_page("Headline 1", [*paragraphs(1), correction]))
+    # a whole second after the first crawl's fetch (the page says seconds, the fetch is exact)
+    corrected_at = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0).isoformat()
+    corrected = article_page("Headline 1", [*paragraphs(1), correction]).replace(
+        "<head>", f"<head><meta property='article:modified_time' content='{corrected_at}'>", 1
+    )
+    o.route("/news/1", corrected)
     time.sleep(3.5)
     fetched = []
     for _run in range(3):
@@ -172,9 +178,20 @@ def test_the_refetch_schedule_fetches_stored_articles_again_within_the_run_cap(
     db.dispose()
     assert [(r.article_id, r.changed) for r in revs] == [(edited.id, "text")]
     assert correction not in revs[0].text and edited.text.endswith(correction)
-    # without the setting (the default), a run fetches neither again
+    assert edited.modified_at == datetime.fromisoformat(corrected_at)
+    # without the schedule, a run fetches neither again (the corrected page is followed, but
+    # 6 h after its refetch by default)
     assert o.crawl(sqlite_url).returncode == 0
     assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (2, 2)
+    # the refetch found its declared date moved: followed once it is due, while the steady
+    # page is not; then the date stood still, and following ends
+    follow = "NEWSCRAWL_REFETCH_WHILE_MODIFIED=1"
+    time.sleep(1.1)
+    assert o.crawl(sqlite_url, follow).returncode == 0
+    assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (3, 2)
+    time.sleep(1.1)
+    assert o.crawl(sqlite_url, follow).returncode == 0
+    assert (o.requests_to("/news/1"), o.requests_to("/news/2")) == (3, 2)
 
 
 def test_a_bad_refetch_schedule_is_one_line_before_anything_runs(sqlite_url: str) -> None:
