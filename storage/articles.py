@@ -33,6 +33,8 @@ class ArticleRow:
     content: ArticleContent
     discovered_via: str | None
     fetched_at: datetime
+    #: what brought this version, kept with the revision it replaces (``ArticleRevision.cause``)
+    revision_cause: str = "refetch"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
         else:
             # the version replaced is kept in the same transaction: never one without the other
             old = OldVersion(existing.title, existing.text, existing.text_hash, existing.fetched_at)
-            keep_revision(s, article_id, old, changed, row.content.text, row.fetched_at)
+            keep_revision(
+                s, article_id, old, changed, row.content.text, row.fetched_at, row.revision_cause
+            )
             if not moved:  # a refetch sent with an old feed date does not turn the date back
                 values["modified_at"] = existing.modified_at or row.content.modified_at
             s.execute(update(Article).where(Article.id == article_id).values(**values))

@@ -111,6 +111,7 @@ class RevisionRow:
             "seen": r.seen_at.isoformat(),
             "replaced": r.replaced_at.isoformat(),
             "changed": r.changed,
+            "cause": r.cause,
             "words_added": r.words_added,
             "words_removed": r.words_removed,
             "excerpt": r.excerpt,

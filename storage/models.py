@@ -143,7 +143,10 @@ class ArticleRevision(Base):
     """An article's earlier version, kept when a refetch changed its text or headline
     (migration 0009). ``revision`` counts from 1 per article, oldest first; the article row
     holds the latest version. ``seen_at`` is when this version was fetched, ``replaced_at``
-    when the next one was; ``changed`` says what: ``title``, ``text`` or ``both``."""
+    when the next one was; ``changed`` says what: ``title``, ``text`` or ``both``; ``cause``
+    what brought the next one (migration 0013): "refetch" (the crawl fetched the page again),
+    "ingest" (a WARC record of it was ingested), "import" (a corpus import) or "reextract"
+    (the same page read by a newer extractor: not an edit by the outlet); null before 0013."""
 
     __tablename__ = "article_revisions"
     __table_args__ = (
@@ -163,6 +166,7 @@ class ArticleRevision(Base):
     words_added: Mapped[int] = mapped_column(Integer)
     words_removed: Mapped[int] = mapped_column(Integer)
     excerpt: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class UrlAlias(Base):

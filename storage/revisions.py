@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -45,6 +45,7 @@ def keep_revision(
     changed: str,
     new_text: str,
     replaced_at: datetime,
+    cause: str = "refetch",
 ) -> int:
     """Keep ``old`` as the article's next revision, inside the caller's write transaction
     (which holds the article's row lock, so numbers never collide); its number."""
@@ -70,6 +71,7 @@ def keep_revision(
             words_added=summary.words_added,
             words_removed=summary.words_removed,
             excerpt=summary.excerpt,
+            cause=cause,
         )
     )
     s.flush()
@@ -86,6 +88,7 @@ class Version:
     title: str | None
     text: str
     changed: str | None  # what the next version changed in this one
+    cause: str | None = None  # what brought the next version (ArticleRevision.cause)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def history(db: Database, urls: Iterable[str]) -> History | None:
             .order_by(ArticleRevision.revision)
         ).all()
         versions = [
-            Version(r.revision, r.seen_at, r.replaced_at, r.title, r.text, r.changed) for r in kept
+            Version(r.revision, r.seen_at, r.replaced_at, r.title, r.text, r.changed, r.cause)
+            for r in kept
         ]
         versions.append(Version(None, a.fetched_at, None, a.title, a.text, None))
         return History(a.id, a.url, a.outlet_id, versions)
@@ -137,11 +141,13 @@ class Edited:
 
 
 def most_edited(s: Session, since: datetime | None, limit: int = 10) -> list[Edited]:
-    """The articles with the most revisions replaced since ``since`` (all when None)."""
+    """The articles with the most revisions replaced since ``since`` (all when None). A
+    re-extraction's revision is the extractor's change, not the outlet's edit: not counted."""
     count = func.count(ArticleRevision.id).label("n")
     q = (
         select(Article.id, Article.url, Article.outlet_id, Article.title, count)
         .join(ArticleRevision, ArticleRevision.article_id == Article.id)
+        .where(or_(ArticleRevision.cause.is_(None), ArticleRevision.cause != "reextract"))
         .group_by(Article.id, Article.url, Article.outlet_id, Article.title)
         .order_by(count.desc(), Article.id)
         .limit(limit)

@@ -20,6 +20,10 @@ def _when(value: Any) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
 
+#: a revision's cause worth saying: the others are the outlet's edits, seen when read again
+_CAUSES = {"reextract": " (re-extracted: the extractor changed, not the page)"}
+
+
 def print_history(history: History, out: TextIO) -> None:
     from storage.textdiff import readable_diff
 
@@ -33,7 +37,8 @@ def print_history(history: History, out: TextIO) -> None:
         if nxt is None:
             continue
         assert v.replaced_at is not None
-        print(f"  replaced {_when(v.replaced_at)}: {v.changed} changed", file=out)
+        why = _CAUSES.get(v.cause or "", "")
+        print(f"  replaced {_when(v.replaced_at)}: {v.changed} changed{why}", file=out)
         if (v.title or "") != (nxt.title or ""):
             print(f"  title -> {nxt.title or '(none)'}", file=out)
         for line in readable_diff(v.text, nxt.text):

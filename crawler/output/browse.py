@@ -39,6 +39,7 @@ group by 1, 2 order by copies desc""",
         "sql": """select a.id, a.outlet_id, a.title, a.url, count(*) as revisions,
   max(r.replaced_at) as last_edited
 from article_revisions r join articles a on a.id = r.article_id
+where r.cause is null or r.cause != 'reextract'
 group by a.id order by revisions desc, last_edited desc limit 100""",
     },
     "failed_urls_by_reason": {

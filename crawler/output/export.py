@@ -31,9 +31,9 @@ and added ``extraction_confidence`` and ``extraction_evidence``. Version 4 added
 | evidence | object or null | why: the scores, and the shared passages (``at``, ``units``, |
 | | | first words ``text``) in article ``in``; JSON text in CSV and Parquet |
 
-Revisions (``--revisions``, revisions schema version 1): one record per kept earlier version
-of an article, by article id and revision number; the article's current version is the plain
-export's record.
+Revisions (``--revisions``, revisions schema version 2, which added ``cause``): one record per
+kept earlier version of an article, by article id and revision number; the article's current
+version is the plain export's record.
 
 | field | type | meaning |
 |---|---|---|
@@ -45,6 +45,8 @@ export's record.
 | seen | str | when this version was fetched: ISO 8601, UTC (Parquet: timestamp, UTC) |
 | replaced | str | when the next version was fetched, replacing it (likewise) |
 | changed | str | what the next version changed: ``title``, ``text`` or ``both`` |
+| cause | str or null | what brought it: ``refetch``, ``ingest``, ``import`` or ``reextract`` (a |
+| | | newer extractor on the same page: not the outlet's edit); null before version 2 |
 | words_added, words_removed | int | words the next version added and removed |
 | excerpt | str | the first changed passages: ``[-removed-] {+added+}`` in context |
 | title | str or null | this version's headline |
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 5
 FIELDS = ("schema_version", *EXPORT_FIELDS)
-REVISIONS_SCHEMA_VERSION = 1
+REVISIONS_SCHEMA_VERSION = 2
 REVISION_FIELDS = (
     "schema_version",
     "id",
@@ -81,6 +83,7 @@ REVISION_FIELDS = (
     "seen",
     "replaced",
     "changed",
+    "cause",
     "words_added",
     "words_removed",
     "excerpt",

@@ -355,6 +355,7 @@ def dedup_jsonl_into_database(
                 ),
                 discovered_via=None,
                 fetched_at=utcnow(),
+                revision_cause="import",
             )
             fp = fingerprint(text, params)
             store_article(db, row, DedupContext(engine, scheme_id, fp))

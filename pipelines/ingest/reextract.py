@@ -163,6 +163,7 @@ class Reextract:
             content=out.content,
             discovered_via=None,
             fetched_at=article.fetched_at,  # the page was not fetched again
+            revision_cause="reextract",
         )
         state = self.dedup
         dedup = DedupContext(state.engine, state.scheme_id, out.fingerprint, shared=state.shared)

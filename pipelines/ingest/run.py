@@ -264,6 +264,7 @@ def store_page(
         content=page.extracted.content,
         discovered_via=None,
         fetched_at=page.fetched_at,
+        revision_cause="ingest",
     )
     fp = page.extracted.fingerprint
     dedup = DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)

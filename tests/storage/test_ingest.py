@@ -199,6 +199,30 @@ def test_a_rerun_stores_nothing_twice(db: Database, tmp_path: Path) -> None:
     assert {a for a, n in per_article if n == 2} == twice
 
 
+def test_a_later_capture_with_an_edit_keeps_the_old_version_as_an_ingest_revision(
+    db: Database, tmp_path: Path
+) -> None:
+    from storage.models import ArticleRevision
+
+    bbc = demo("demo_bbc")
+    first = tmp_path / "a.warc.gz"
+    write_warc(first, pages(bbc, [0]))
+    ingest(db.url, first)
+    page = bbc.article_page(0)
+    # a sentence added to the story's first paragraph (the first <p> is its byline)
+    lead = page.index("</p>", page.index("</time>"))
+    edited = page[:lead] + " A correction was added to this story later." + page[lead:]
+    assert edited != page
+    later = tmp_path / "b.warc.gz"
+    write_warc(later, [Rec(bbc.url(bbc.articles[0]), edited.encode("utf-8"))])
+    again = ingest(db.url, later)
+    assert again.stored == 0 and again.unchanged == 0
+    with db.read() as s:
+        revs = list(s.scalars(select(ArticleRevision)))
+    assert [(r.revision, r.changed, r.cause) for r in revs] == [(1, "text", "ingest")]
+    assert "A correction was added" in next(iter(articles(db).values())).text
+
+
 def test_a_damaged_warc_says_so_and_keeps_what_was_stored(db: Database, tmp_path: Path) -> None:
     bbc = demo("demo_bbc")
     whole = tmp_path / "whole.warc.gz"

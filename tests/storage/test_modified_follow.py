@@ -157,5 +157,5 @@ def test_reconcile_takes_the_pages_date_before_the_feeds() -> None:
     assert reconcile(quiet, None, "en", now).modified_at is None
 
 
-def test_migration_0012_down_and_up_keeps_the_articles_triggers(tmp_path: Path) -> None:
+def test_migrations_0012_and_0013_down_and_up_keep_the_articles_triggers(tmp_path: Path) -> None:
     assert_down_and_up_keeps_triggers(f"sqlite:///{tmp_path / 'm.db'}", "0011")

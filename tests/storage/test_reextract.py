@@ -102,6 +102,7 @@ def test_a_changed_extraction_updates_text_revision_search_and_cluster(
     kept = history(db, [urls[3]])
     assert kept is not None and [v.text for v in kept.versions] == [old_text, moved.text]
     assert kept.versions[0].changed in ("text", "both")
+    assert kept.versions[0].cause == "reextract"  # the extractor's change, not the outlet's
     # full-text search follows the update
     word = next(w for w in second.text.split() if len(w) > 7 and w.isalpha() and w not in old_text)
     assert moved.id in {h.article_id for h in search(db, word)}

@@ -203,6 +203,7 @@ def test_revisions_export_in_every_format_reads_back_as_stored(
             "seen": r.seen_at.isoformat(),
             "replaced": r.replaced_at.isoformat(),
             "changed": r.changed,
+            "cause": r.cause,
             "words_added": r.words_added,
             "words_removed": r.words_removed,
             "excerpt": r.excerpt,
@@ -212,11 +213,14 @@ def test_revisions_export_in_every_format_reads_back_as_stored(
         for r, url in stored
     ]
     assert [(e["id"], e["revision"]) for e in expected] == [(ids[0], 1), (ids[0], 2), (ids[1], 1)]
+    assert {e["cause"] for e in expected} == {"refetch"}  # a store's default: the crawl's
     fields = export.REVISION_FIELDS
     assert tuple(expected[0]) == fields
     for fmt, writer in export.WRITERS.items():
         out = tmp_path / f"revisions.{fmt}"
-        recs = export.records(iter_revisions(db, ExportFilter()), fields, 1)
+        recs = export.records(
+            iter_revisions(db, ExportFilter()), fields, export.REVISIONS_SCHEMA_VERSION
+        )
         assert export.write_to(str(out), writer, recs, fields) == 3
         if fmt == "jsonl":
             got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
@@ -227,7 +231,7 @@ def test_revisions_export_in_every_format_reads_back_as_stored(
             assert got == [{k: str(v) for k, v in e.items()} for e in expected]
         else:
             table = pq.read_table(out)
-            assert table.schema.metadata[b"newscrawl_revisions_schema_version"] == b"1"
+            assert table.schema.metadata[b"newscrawl_revisions_schema_version"] == b"2"
             for name in ("seen", "replaced"):
                 assert str(table.schema.field(name).type) == "timestamp[us, tz=UTC]"
             got = [
@@ -254,6 +258,14 @@ def test_report_lists_the_most_edited_stories_in_its_window(db: Database) -> Non
     assert f"<a href='{URL}/0'>Title 0.2 — élection</a>" in html
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(ArticleRevision)) == 3
+    # a re-extraction's revision is the extractor's change, not the outlet's edit
+    with db.write() as s:
+        s.execute(
+            ArticleRevision.__table__.update()
+            .where(ArticleRevision.article_id == ids[1])
+            .values(cause="reextract")
+        )
+    assert [(e.article_id, e.revisions) for e in gather(db, days=30).edited] == [(ids[0], 2)]
 
 
 @pytest.fixture
@@ -414,6 +426,17 @@ def test_browse_lists_the_most_edited_articles(sqlite_db: Database) -> None:
     with sqlite3.connect(path) as conn:
         got = conn.execute(CANNED_QUERIES["most_edited_articles"]["sql"]).fetchall()
     assert [(r[0], r[4]) for r in got] == [(ids[0], 2), (ids[1], 1)]
+    conn.close()
+    with sqlite_db.write() as s:  # the extractor's change is not an edit
+        s.execute(
+            ArticleRevision.__table__.update()
+            .where(ArticleRevision.article_id == ids[1])
+            .values(cause="reextract")
+        )
+    with sqlite3.connect(path) as conn:
+        got = conn.execute(CANNED_QUERIES["most_edited_articles"]["sql"]).fetchall()
+    conn.close()
+    assert [(r[0], r[4]) for r in got] == [(ids[0], 2)]
     assert "article_revisions" in metadata("corpus")["databases"]["corpus"]["tables"]
 
 
