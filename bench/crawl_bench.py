@@ -12,7 +12,10 @@ from a separate process, and measures in one run, each as the median of ``--repe
 2. newscrawl crawling the web end to end (``newscrawl crawl``: feeds, sitemaps, extraction,
    dedup, storage) into SQLite on one core and on all cores, and into PostgreSQL with
    ``--postgres``; then a re-crawl of the unchanged web;
-3. peers on the same feeds: trafilatura's own crawler (``trafilatura -i FEEDS --feed``, its
+3. with ``--only batch``: group commit (``NEWSCRAWL_STORE_BATCH=50``, the default) against
+   one transaction per article (``=1``), interleaved, into SQLite and, with ``--postgres``,
+   PostgreSQL;
+4. peers on the same feeds: trafilatura's own crawler (``trafilatura -i FEEDS --feed``, its
    per-host sleep set to newscrawl's delay, 0) and news-please's library (``--peers``; each is
    skipped with a note when not installed).
 
@@ -336,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-outlets", type=int, default=5)
     ap.add_argument("--peer-per-outlet", type=int, default=100)
     ap.add_argument("--memory", type=int, default=0, help="one crawl of this many articles")
-    ap.add_argument("--only", default="", help="comma list: limit,newscrawl,postgres,peers")
+    ap.add_argument("--only", default="", help="comma list: limit,newscrawl,postgres,peers,batch")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -395,6 +398,30 @@ def main(argv: list[str] | None = None) -> int:
                             f"{'re-crawl of the unchanged web':<34} {rc.articles:>6} new articles, "
                             f"wall {rc.wall:.1f} s"
                         )
+
+            if "batch" in only:  # not part of a full run: asked for by name
+                # group commit against one transaction per article, interleaved per round
+                targets = [("SQLite", lambda i, b: f"sqlite:///{folder}/batch-{b}-{i}.db")]
+                if args.postgres:
+                    pg = args.postgres
+                    targets.append(("PostgreSQL", lambda i, b: fresh_postgres(pg, f"nc_b{b}_{i}")))
+                for kind, url_of in targets:
+                    per: dict[int, list[Run]] = {1: [], 50: []}
+                    for i in range(args.repeats):
+                        for b in per:
+                            setting = f"NEWSCRAWL_STORE_BATCH={b}"
+                            db = url_of(i, b)
+                            run = newscrawl_run(web, db, all_cpus, args.cores, folder, setting)
+                            per[b].append(run)
+                    for b, runs in per.items():
+                        results[f"newscrawl, {kind}, store batch {b}"] = median_run(runs)
+                        print(line(f"newscrawl -> {kind}, batch {b}", median_run(runs)))
+                    one, many = median_run(per[1]), median_run(per[50])
+                    print(
+                        f"  {kind}: group commit / one transaction each: "
+                        f"{many.rate / one.rate:.2f}x articles/s, "
+                        f"{many.cpu_per_article / one.cpu_per_article:.2f}x CPU per article"
+                    )
 
             if args.postgres and want("postgres"):
                 runs = []

@@ -110,6 +110,11 @@ NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
 # Near-duplicate detection (see pipelines/dedup/): signatures stored within the window are the
 # memory every run starts from; thresholds decide when a candidate counts as a copy.
 NEWSCRAWL_DEDUP_ENABLED = True
+# Articles are stored up to this many per transaction (group commit): while the database thread
+# writes one batch the next gathers, so an idle crawl still writes each article at once. 1: one
+# transaction per article (always so with NEWSCRAWL_DEDUP_INDEX = "database"). Each article
+# passes on only after its batch committed.
+NEWSCRAWL_STORE_BATCH = 50
 NEWSCRAWL_DEDUP_WINDOW_DAYS = 30.0
 # A copy shares passages (runs of NEWSCRAWL_DEDUP_PASSAGE_WORDS words and more) that cover at
 # least COVERAGE_MIN of the shorter text and COVERAGE_LONGER_MIN of the longer, or has a

@@ -1,11 +1,13 @@
-"""Store: upsert each article by canonical URL and record URL state, off the reactor thread.
-A storage failure stops the crawl (reason ``storage_error``); it is never logged and forgotten."""
+"""Store: upsert each article by canonical URL and record URL state, off the reactor thread,
+many articles per transaction (``GroupCommit``). An article is acknowledged (its item passes
+on) only once its transaction committed. A storage failure stops the crawl (reason
+``storage_error``); it is never logged and forgotten."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from scrapy import signals
@@ -18,8 +20,8 @@ from crawler.items import ArticleItem, FetchFailure
 from crawler.urls import canonical_url
 from pipelines.dedup.fingerprint import Fingerprint
 from pipelines.dedup.params import ParamsMismatch
-from pipelines.dedup.store import DedupContext, DedupResult, store_article
-from storage import articles, url_state
+from pipelines.dedup.store import DedupContext, DedupResult, store_articles
+from storage import url_state
 from storage.articles import ArticleRow, StoreResult
 from storage.location import StorageError
 
@@ -46,6 +48,53 @@ def item_key(url: str) -> str:
         return url
 
 
+class GroupCommit:
+    """Articles written many per transaction: while the database thread writes one batch,
+    the next gathers, and goes as soon as the thread is free, so an idle crawl writes each
+    article at once and a busy one in batches of up to ``limit`` (group commit: one BEGIN,
+    COMMIT and session per batch). Each caller awaits its own article's commit."""
+
+    def __init__(
+        self,
+        write: Callable[[list[tuple[ArticleRow, DedupContext | None]]], list[StoreResult]],
+        submit: Callable[..., Any],
+        limit: int,
+    ) -> None:
+        self.write = write
+        self.submit = submit
+        self.limit = max(1, limit)
+        self.waiting: list[tuple[ArticleRow, DedupContext | None, asyncio.Future[Any]]] = []
+        self.busy = False
+        self.batches = 0
+
+    async def store(self, row: ArticleRow, dedup: DedupContext | None) -> StoreResult:
+        done: asyncio.Future[StoreResult] = asyncio.get_running_loop().create_future()
+        self.waiting.append((row, dedup, done))
+        self._next()
+        return await done
+
+    def _next(self) -> None:
+        if self.busy or not self.waiting:
+            return
+        batch, self.waiting = self.waiting[: self.limit], self.waiting[self.limit :]
+        self.busy = True
+        self.batches += 1
+        job = asyncio.wrap_future(self.submit(self.write, [(r, d) for r, d, _ in batch]))
+        job.add_done_callback(lambda f: self._finished(batch, f))
+
+    def _finished(self, batch: list[Any], job: asyncio.Future[list[StoreResult]]) -> None:
+        self.busy = False
+        error = job.exception()
+        for k, (_row, _dedup, done) in enumerate(batch):
+            if done.done():  # its caller went away (a crawl stopped at once)
+                continue
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(job.result()[k])
+        self._next()
+
+
 class StorePipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -53,6 +102,14 @@ class StorePipeline:
         self.writer = runtime.db_writer()
         self.failed = False
         self.dedup_enabled = crawler.settings.getbool("NEWSCRAWL_DEDUP_ENABLED")
+        batch = crawler.settings.getint("NEWSCRAWL_STORE_BATCH")
+        if runtime.shared_dedup_index(crawler.settings):
+            # each article takes advisory locks on its keys until its commit: many articles
+            # in one transaction would hold many, and two workers could deadlock on them
+            batch = 1
+        self.commits = GroupCommit(
+            lambda items: store_articles(self.db, items), self.writer.submit, batch
+        )
         self._closing: asyncio.Future[None] | None = None
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(self.item_error, signal=signals.item_error)
@@ -71,16 +128,18 @@ class StorePipeline:
                 "newscrawl/dedup/index_rebuild_seconds", round(state.seconds, 3)
             )
 
-    def _store(self, row: ArticleRow, fp: Fingerprint | None) -> StoreResult:
+    def _dedup(self, fp: Fingerprint | None) -> DedupContext | None:
         if fp is None:
-            return articles.store_article(self.db, row)
-        state = runtime.dedup_state(self.crawler.settings)
-        dedup = DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
-        return store_article(self.db, row, dedup)
+            return None
+        state = runtime.dedup_state(self.crawler.settings)  # built in open_spider
+        return DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._guarded(asyncio.wrap_future(self.writer.submit(fn, *args)))
+
+    async def _guarded(self, write: Awaitable[T]) -> T:
         try:
-            return await asyncio.wrap_future(self.writer.submit(fn, *args))
+            return await write
         except (SQLAlchemyError, StorageError, OSError, ParamsMismatch) as exc:
             self._fatal(exc)
             raise ArticleDropped("storage_error", str(exc), log_level="ERROR") from exc
@@ -113,7 +172,8 @@ class StorePipeline:
             return item
         if self.failed:
             raise ArticleDropped("storage_error", "storage already failed", log_level="DEBUG")
-        result = await self._write(self._store, article_row(item), item.dedup)
+        result = await self._guarded(self.commits.store(article_row(item), self._dedup(item.dedup)))
+        stats.set_value("newscrawl/store/transactions", self.commits.batches)
         stats.inc_value(f"newscrawl/store/{result.outcome}")
         decision = result.decision if isinstance(result, DedupResult) else None
         if decision is not None:

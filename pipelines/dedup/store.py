@@ -8,13 +8,14 @@ two processes still meet. Engine objects in, storage's plain values out."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
 from pipelines.dedup.engine import Decision, DedupEngine, DocInfo, rank_candidates
 from pipelines.dedup.evidence import Evidence
 from pipelines.dedup.fingerprint import Fingerprint, anchors, pack, unpack
+from pipelines.dedup.index import BandIndex
 from pipelines.dedup.params import DedupParams, ParamsMismatch
 from storage import bands, clusters, signatures
 from storage.articles import ArticleRow, StoreResult
@@ -68,6 +69,26 @@ class SqlDocs:
         }
 
 
+@dataclass
+class BatchDocs:
+    """The articles stored so far in one group-commit transaction: not in the engine's index
+    until the commit (no ghosts after a rollback), yet a copy later in the same batch must
+    meet them, so they are candidates from a small index of their own."""
+
+    params: DedupParams
+    learned: list[tuple[int, Fingerprint]] = field(default_factory=list)
+    _engine: DedupEngine | None = None
+
+    def add(self, article_id: int, fp: Fingerprint) -> None:
+        self.learned.append((article_id, fp))
+        if self._engine is None:
+            self._engine = DedupEngine(self.params, BandIndex())
+        self._engine.add(article_id, fp)
+
+    def candidates(self, fp: Fingerprint) -> list[int]:
+        return self._engine.candidates(fp) if self._engine is not None else []
+
+
 @dataclass(frozen=True)
 class DedupContext:
     """The dedup engine's part in one store: the article's fingerprint, the engine that decides
@@ -79,6 +100,8 @@ class DedupContext:
     #: candidates come from the shared band table (every process's articles), not the
     #: engine's in-memory index (see ``storage.bands.lock_keys``)
     shared: bool = False
+    #: the articles stored before this one in the same transaction (``store_articles``)
+    batch: BatchDocs | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +119,13 @@ def _decide(s: Session, row: ArticleRow, dedup: DedupContext) -> Decision:
         exact, anchored, sizes = bands.band_candidates(s, keys, params.stop_postings)
         candidates = rank_candidates(exact, anchored, sizes, len(keys) - 1, params)
         return dedup.engine.decide_among(fp, row.content.published_at, candidates, lookup)
-    decision = dedup.engine.decide(fp, row.content.published_at, new_id_hint=1 << 62, lookup=lookup)
+    if dedup.batch is not None and (pending := dedup.batch.candidates(fp)):
+        ids = list(dict.fromkeys([*dedup.engine.candidates(fp), *pending]))
+        decision = dedup.engine.decide_among(fp, row.content.published_at, ids, lookup)
+    else:
+        decision = dedup.engine.decide(
+            fp, row.content.published_at, new_id_hint=1 << 62, lookup=lookup
+        )
     if decision.match is None and not fp.empty:
         # Exact copies stored by another process since this one built its index.
         others = signatures.exact_matches(s, dedup.scheme_id, fp.exact)
@@ -206,7 +235,43 @@ def store_article(
         result = upsert_article(s, row, dedup, hook)
         if also is not None:
             also(s, result)
-    # a headline-only edit keeps the text, and so the index entry, it had
-    if not dedup.shared and (result.outcome == "created" or result.changed in ("text", "both")):
+    if not dedup.shared and _learns(result):
         dedup.engine.add(result.article_id, dedup.fingerprint)
     return result
+
+
+def _learns(result: StoreResult) -> bool:
+    # a headline-only edit keeps the text, and so the index entry, it had
+    return result.outcome == "created" or result.changed in ("text", "both")
+
+
+def store_articles(
+    db: Database, items: Sequence[tuple[ArticleRow, DedupContext | None]]
+) -> list[StoreResult]:
+    """Store many articles in one transaction (group commit: one BEGIN and COMMIT, one
+    session, for a batch), each exactly as ``store_article`` would, in order; an item without
+    a dedup context is stored without one. The in-memory index learns of them only after the
+    commit; before it, a copy later in the batch meets the earlier ones through ``BatchDocs``.
+    A failure rolls the whole batch back and raises: none of it was stored."""
+    learned: dict[int, tuple[DedupEngine, list[tuple[int, Fingerprint]]]] = {}
+    results: list[StoreResult] = []
+    with db.write() as s:
+        batches: dict[int, BatchDocs] = {}
+        for row, dedup in items:
+            if dedup is None:
+                results.append(upsert_row(s, row))
+                continue
+            if dedup.shared:  # the band table, written in this transaction, is the index
+                results.append(upsert_article(s, row, dedup))
+                continue
+            engine = dedup.engine
+            batch = batches.setdefault(id(engine), BatchDocs(engine.params))
+            result = upsert_article(s, row, replace(dedup, batch=batch))
+            if _learns(result):
+                batch.add(result.article_id, dedup.fingerprint)
+                learned.setdefault(id(engine), (engine, batch.learned))
+            results.append(result)
+    for engine, docs in learned.values():
+        for article_id, fp in docs:
+            engine.add(article_id, fp)
+    return results

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,7 +137,7 @@ class Ingest:
         self._last_progress = 0.0
 
     def run(self, paths: Sequence[Path]) -> IngestCounts:
-        asyncio.run(self._run(paths))
+        run_to_end(self._run(paths))
         self._progress(force=True)
         return self.counts
 
@@ -286,3 +287,16 @@ def summary_line(counts: IngestCounts, exit_code: int, seconds: float) -> str:
     if c.damaged:
         line += f"; {len(c.damaged)} files damaged: " + "; ".join(c.damaged)
     return line
+
+
+def run_to_end(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` on a loop of its own; on a thread of its own when this thread already runs
+    a loop (a notebook, a library caller inside asyncio, Playwright's sync API), where
+    ``asyncio.run`` would refuse."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newscrawl-ingest") as thread:
+        thread.submit(asyncio.run, coro).result()
