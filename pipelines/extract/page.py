@@ -28,14 +28,8 @@ from pipelines.extract.cleanup import (
 from pipelines.extract.evidence import link_texts, page_claims, units
 from pipelines.extract.hygiene import clean_field, clean_text
 from pipelines.extract.language import decide_language
+from pipelines.extract.metadata import page_metadata
 from storage.content import ArticleContent
-
-# htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
-_DATE_PARAMS = {
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-    "original_date": True,
-    "extensive_search": True,
-}
 
 #: Below this many units an extraction is not an article (a stub, a paywall, an error page):
 #: words, and half a word per Chinese or Japanese character (evidence.units), so a complete
@@ -98,18 +92,18 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
 
 
 def _trafilatura(
-    html: Any, url: str, *, precision: bool, metadata: bool, fast: bool, prune: tuple[str, ...]
+    html: Any, url: str, *, precision: bool, fast: bool, prune: tuple[str, ...]
 ) -> Any:
+    """One text extraction; the metadata is found once per page (metadata.py), not here."""
     return trafilatura.bare_extraction(
         html,
         url=url,
-        with_metadata=metadata,
+        with_metadata=False,
         include_comments=False,
         include_tables=True,
         deduplicate=False,
         favor_precision=precision,
         fast=fast,
-        date_extraction_params=_DATE_PARAMS,
         prune_xpath=list(prune) or None,
     )
 
@@ -174,13 +168,13 @@ def extract_page(
 ) -> PageExtraction:
     """Main text and metadata; raises ExtractionFailed when nothing usable.
 
-    trafilatura runs first in precision mode without its fallbacks (with the metadata). That
-    text stands unless the evidence doubts it (pipelines/extract/choose.py: too short, not
-    prose, link lines, a menu, or the feed's summary, the page's description or its JSON-LD
-    articleBody missing from it); only then do the costlier candidates run, trafilatura's
-    balanced mode with its readability and justext fallbacks, and on disagreement precision
-    mode with fallbacks, and the evidence picks. The result carries a confidence and the
-    evidence that chose it."""
+    trafilatura runs first in precision mode without its fallbacks, and the metadata is found
+    once beside it (metadata.py). That text stands unless the evidence doubts it
+    (pipelines/extract/choose.py: too short, not prose, link lines, a menu, or the feed's
+    summary, the page's description or its JSON-LD articleBody missing from it); only then do
+    the costlier candidates run, trafilatura's balanced mode with its readability and justext
+    fallbacks, and on disagreement precision mode with fallbacks, and the evidence picks. The
+    result carries a confidence and the evidence that chose it."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
     page_language = declared_language(html)  # before keep_only drops the <html> tag
@@ -189,11 +183,13 @@ def extract_page(
     tree = _parse(html)
     if tree is None:
         raise ExtractionFailed("extraction_empty")
-    doc: Any = _trafilatura(tree, url, precision=True, metadata=True, fast=True, prune=prune)
+    doc: Any = _trafilatura(tree, url, precision=True, fast=True, prune=prune)
+    # as when trafilatura found it with the text: none when its first extraction gave up
+    meta = page_metadata(tree, url) if doc is not None else None
     first = Candidate("precision", _text_of(doc))
     links = link_texts(tree)
     claims = page_claims(tree)
-    summaries = [feed_summary, getattr(doc, "description", None), claims.description]
+    summaries = [feed_summary, getattr(meta, "description", None), claims.description]
     reasons = doubts(first, links, claims, summaries)
     if not reasons:
         choice = first_stands(first, links, claims)
@@ -203,11 +199,7 @@ def extract_page(
             precision = name == "fallback"
             return Candidate(
                 name,
-                _text_of(
-                    _trafilatura(
-                        tree, url, precision=precision, metadata=False, fast=False, prune=prune
-                    )
-                ),
+                _text_of(_trafilatura(tree, url, precision=precision, fast=False, prune=prune)),
             )
 
         choice = decide(first, more, links, claims, reasons)
@@ -215,7 +207,7 @@ def extract_page(
     if not text:
         raise ExtractionFailed("extraction_empty")
     text = strip_captions(text)
-    text = drop_leading_headlines(text, [getattr(doc, "title", None), feed_title])
+    text = drop_leading_headlines(text, [getattr(meta, "title", None), feed_title])
     text = drop_trailing_contact_lines(text)
     text = drop_lines(clean_text(text), drop_line_patterns)
     if garbled(text):  # a page already broken at its source: never stored or fingerprinted
@@ -224,18 +216,18 @@ def extract_page(
     if units(text) < MIN_TEXT_UNITS:
         raise ExtractionFailed("text_too_short", f"{units(text):.0f} units, {len(text)} characters")
     found = {"confidence": choice.confidence, "evidence": choice.evidence, "mode": choice.mode}
-    if doc is None:
+    if meta is None:
         return PageExtraction(text=text, language=page_language, **found)  # type: ignore[arg-type]
     return PageExtraction(
         text=text,
-        title=clean_field(doc.title),
-        author=clean_field(byline(html, doc.author)),
-        date=doc.date,
-        language=clean_field(doc.language, 16) or page_language,
-        description=clean_field(doc.description, 5000),
-        tags=[t for t in (clean_field(x, 200) for x in (doc.tags or [])) if t],
-        image=clean_field(doc.image),
-        site_name=clean_field(doc.sitename, 300),
+        title=clean_field(meta.title),
+        author=clean_field(byline(html, meta.author)),
+        date=meta.date,
+        language=clean_field(meta.language, 16) or page_language,
+        description=clean_field(meta.description, 5000),
+        tags=[t for t in (clean_field(x, 200) for x in (meta.tags or [])) if t],
+        image=clean_field(meta.image),
+        site_name=clean_field(meta.sitename, 300),
         **found,  # type: ignore[arg-type]
     )
 
