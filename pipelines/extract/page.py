@@ -211,7 +211,7 @@ def extract_page(
 
     trafilatura runs first in precision mode without its fallbacks, and the metadata is found
     once beside it (metadata.py). That text stands unless the evidence doubts it
-    (pipelines/extract/choose.py: too short, not prose, link lines, a menu, or the feed's
+    (pipelines/extract/choose.py: too short, link lines, a menu, or the feed's
     summary, the page's description or its JSON-LD articleBody missing from it); only then do
     the costlier candidates run, trafilatura's balanced mode with its readability and justext
     fallbacks, and on disagreement precision mode with fallbacks, and the evidence picks. The
