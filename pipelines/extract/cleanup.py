@@ -24,6 +24,9 @@ _CAPTION_LINE_RE = re.compile(
 _INLINE_CAPTION_RE = re.compile(
     rf"(?i)(?:(?<=[.!?”\"’]\s)|^)[^.!?\n]{{0,300}}[.!?]?\s*[(\[]{_CREDIT}[)\]]\s*"
 )
+# Every caption pattern above names one of these words: a line with none of them is no caption,
+# found by one scan (the patterns' leading ".{0,300}" makes them slow on every line of a text).
+_CAPTION_HINT_RE = re.compile(r"(?i)photo|image|picture|illustration|credit|getty|shutterstock")
 # Orphan punctuation where an image or embed was cut out: "people. . Russia" -> "people. Russia".
 _ORPHAN_DOT_RE = re.compile(r"(?<=[.!?”\"’])(?:\s+\.)+(?=\s|$)")
 
@@ -56,8 +59,11 @@ def drop_leading_headlines(text: str, headlines: list[str | None]) -> str:
 
 
 def strip_captions(text: str) -> str:
-    kept = [line for line in text.split("\n") if not _CAPTION_LINE_RE.match(line.strip())]
-    out = "\n".join(_INLINE_CAPTION_RE.sub("", line) for line in kept)
+    lines = [(line, bool(_CAPTION_HINT_RE.search(line))) for line in text.split("\n")]
+    kept = [
+        (line, hint) for line, hint in lines if not (hint and _CAPTION_LINE_RE.match(line.strip()))
+    ]
+    out = "\n".join(_INLINE_CAPTION_RE.sub("", line) if hint else line for line, hint in kept)
     return _ORPHAN_DOT_RE.sub("", out)
 
 

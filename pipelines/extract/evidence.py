@@ -81,19 +81,35 @@ def link_texts(tree: Any) -> set[str]:
     return out
 
 
-def shape(text: str, links: set[str]) -> TextShape:
-    total = prose = linked = 0.0
-    lines = [line for line in text.split("\n") if line.strip()]
-    for line in lines:
-        u = units(line)
-        total += u
-        if u >= 5 and _SENTENCE_END_RE.search(line):
-            prose += u
-        if links and _norm_line(line) in links:
-            linked += u
+@dataclass(frozen=True)
+class Line:
+    """What shape() needs of one non-blank line of a text."""
+
+    units: float
+    sentence: bool  # five units or more, ending as a sentence does
+    norm: str  # as link texts are normalised
+
+
+def lines_of(text: str) -> list[Line]:
+    out = []
+    for line in text.split("\n"):
+        if line.strip():
+            u = units(line)
+            out.append(Line(u, u >= 5 and bool(_SENTENCE_END_RE.search(line)), _norm_line(line)))
+    return out
+
+
+def shape_of(lines: list[Line], links: set[str]) -> TextShape:
+    total = sum(line.units for line in lines)
     if not total:
         return TextShape(0.0, 0, 0.0, 0.0)
+    prose = sum(line.units for line in lines if line.sentence)
+    linked = sum(line.units for line in lines if line.norm in links)
     return TextShape(total, len(lines), prose / total, linked / total)
+
+
+def shape(text: str, links: set[str]) -> TextShape:
+    return shape_of(lines_of(text), links)
 
 
 def _walk(obj: Any, key: str) -> Iterator[str]:

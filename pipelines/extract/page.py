@@ -14,6 +14,7 @@ import lxml.html
 import trafilatura
 from cssselect import GenericTranslator
 from lxml import etree
+from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from crawler.dates import believable, parse_date
 from crawler.decoding import REPLACEMENT, garbled
@@ -28,15 +29,9 @@ from pipelines.extract.cleanup import (
 from pipelines.extract.evidence import link_texts, page_claims, units
 from pipelines.extract.hygiene import clean_field, clean_text
 from pipelines.extract.language import decide_language
+from pipelines.extract.metadata import page_metadata
 from pipelines.extract.modified import page_modified
 from storage.content import ArticleContent
-
-# htmldate gives dates only by default; with a time, the earliest of two same-day copies wins.
-_DATE_PARAMS = {
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-    "original_date": True,
-    "extensive_search": True,
-}
 
 #: Below this many units an extraction is not an article (a stub, a paywall, an error page):
 #: words, and half a word per Chinese or Japanese character (evidence.units), so a complete
@@ -101,18 +96,18 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
 
 
 def _trafilatura(
-    html: Any, url: str, *, precision: bool, metadata: bool, fast: bool, prune: tuple[str, ...]
+    html: Any, url: str, *, precision: bool, fast: bool, prune: tuple[str, ...]
 ) -> Any:
+    """One text extraction; the metadata is found once per page (metadata.py), not here."""
     return trafilatura.bare_extraction(
         html,
         url=url,
-        with_metadata=metadata,
+        with_metadata=False,
         include_comments=False,
         include_tables=True,
         deduplicate=False,
         favor_precision=precision,
         fast=fast,
-        date_extraction_params=_DATE_PARAMS,
         prune_xpath=list(prune) or None,
     )
 
@@ -161,9 +156,49 @@ def declared_language(html: str) -> str | None:
     return match.group(1).replace("_", "-") if match else None
 
 
+def _parser() -> lxml.html.HTMLParser:
+    """trafilatura's parser settings, with the element classes looked up in C: lxml.html's own
+    lookup is a Python call for every element a search touches (about 4800 a page, in each
+    trafilatura run on a copy of the tree), and the form-field classes it adds go unused."""
+    parser = lxml.html.HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+    )
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml.html.HtmlElement,
+            comment=lxml.html.HtmlComment,
+            pi=lxml.html.HtmlProcessingInstruction,
+            entity=lxml.html.HtmlEntity,
+        )
+    )
+    return parser
+
+
+_PARSER = _parser()
+
+
 def _parse(html: str) -> Any:
-    """The page parsed once; every candidate run starts from a copy of it."""
-    return trafilatura.load_html(html)
+    """The page parsed once, as ``trafilatura.load_html`` parses a string (repaired first, as
+    bytes when lxml refuses the string, rejected when it is not HTML); every candidate run
+    starts from a copy of it."""
+    beginning = html[:50].lower()
+    html = repair_faulty_html(html, beginning)
+    try:
+        tree = lxml.html.fromstring(html, parser=_PARSER)
+    except Exception:  # a string declaring its encoding, or a page libxml2 cannot read
+        tree = None
+    if tree is None or len(tree) < 1:
+        try:
+            tree = lxml.html.fromstring(html.encode("utf-8", "surrogatepass"), parser=_PARSER)
+        except Exception:
+            tree = None
+    if tree is not None and is_dubious_html(beginning) and len(tree) < 2:
+        return None
+    return tree
 
 
 def extract_page(
@@ -177,13 +212,13 @@ def extract_page(
 ) -> PageExtraction:
     """Main text and metadata; raises ExtractionFailed when nothing usable.
 
-    trafilatura runs first in precision mode without its fallbacks (with the metadata). That
-    text stands unless the evidence doubts it (pipelines/extract/choose.py: too short, not
-    prose, link lines, a menu, or the feed's summary, the page's description or its JSON-LD
-    articleBody missing from it); only then do the costlier candidates run, trafilatura's
-    balanced mode with its readability and justext fallbacks, and on disagreement precision
-    mode with fallbacks, and the evidence picks. The result carries a confidence and the
-    evidence that chose it."""
+    trafilatura runs first in precision mode without its fallbacks, and the metadata is found
+    once beside it (metadata.py). That text stands unless the evidence doubts it
+    (pipelines/extract/choose.py: too short, link lines, a menu, or the feed's
+    summary, the page's description or its JSON-LD articleBody missing from it); only then do
+    the costlier candidates run, trafilatura's balanced mode with its readability and justext
+    fallbacks, and on disagreement precision mode with fallbacks, and the evidence picks. The
+    result carries a confidence and the evidence that chose it."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
     page_language = declared_language(html)  # before keep_only drops the <html> tag
@@ -192,11 +227,13 @@ def extract_page(
     tree = _parse(html)
     if tree is None:
         raise ExtractionFailed("extraction_empty")
-    doc: Any = _trafilatura(tree, url, precision=True, metadata=True, fast=True, prune=prune)
+    doc: Any = _trafilatura(tree, url, precision=True, fast=True, prune=prune)
+    # as when trafilatura found it with the text: none when its first extraction gave up
+    meta = page_metadata(tree, url) if doc is not None else None
     first = Candidate("precision", _text_of(doc))
     links = link_texts(tree)
     claims = page_claims(tree)
-    summaries = [feed_summary, getattr(doc, "description", None), claims.description]
+    summaries = [feed_summary, getattr(meta, "description", None), claims.description]
     reasons = doubts(first, links, claims, summaries)
     if not reasons:
         choice = first_stands(first, links, claims)
@@ -206,11 +243,7 @@ def extract_page(
             precision = name == "fallback"
             return Candidate(
                 name,
-                _text_of(
-                    _trafilatura(
-                        tree, url, precision=precision, metadata=False, fast=False, prune=prune
-                    )
-                ),
+                _text_of(_trafilatura(tree, url, precision=precision, fast=False, prune=prune)),
             )
 
         choice = decide(first, more, links, claims, reasons)
@@ -218,7 +251,7 @@ def extract_page(
     if not text:
         raise ExtractionFailed("extraction_empty")
     text = strip_captions(text)
-    text = drop_leading_headlines(text, [getattr(doc, "title", None), feed_title])
+    text = drop_leading_headlines(text, [getattr(meta, "title", None), feed_title])
     text = drop_trailing_contact_lines(text)
     text = drop_lines(clean_text(text), drop_line_patterns)
     if garbled(text):  # a page already broken at its source: never stored or fingerprinted
@@ -233,18 +266,18 @@ def extract_page(
         "mode": choice.mode,
         "modified": modified.isoformat() if modified else None,
     }
-    if doc is None:
+    if meta is None:
         return PageExtraction(text=text, language=page_language, **found)  # type: ignore[arg-type]
     return PageExtraction(
         text=text,
-        title=clean_field(doc.title),
-        author=clean_field(byline(html, doc.author)),
-        date=doc.date,
-        language=clean_field(doc.language, 16) or page_language,
-        description=clean_field(doc.description, 5000),
-        tags=[t for t in (clean_field(x, 200) for x in (doc.tags or [])) if t],
-        image=clean_field(doc.image),
-        site_name=clean_field(doc.sitename, 300),
+        title=clean_field(meta.title),
+        author=clean_field(byline(html, meta.author)),
+        date=meta.date,
+        language=clean_field(meta.language, 16) or page_language,
+        description=clean_field(meta.description, 5000),
+        tags=[t for t in (clean_field(x, 200) for x in (meta.tags or [])) if t],
+        image=clean_field(meta.image),
+        site_name=clean_field(meta.sitename, 300),
         **found,  # type: ignore[arg-type]
     )
 
