@@ -228,8 +228,8 @@ def extract_page(
     if tree is None:
         raise ExtractionFailed("extraction_empty")
     doc: Any = _trafilatura(tree, url, precision=True, fast=True, prune=prune)
-    # as when trafilatura found it with the text: none when its first extraction gave up
-    meta = page_metadata(tree, url) if doc is not None else None
+    # found whether or not the first extraction gave up: a later candidate may find the text
+    meta = page_metadata(tree, url)
     first = Candidate("precision", _text_of(doc))
     links = link_texts(tree)
     claims = page_claims(tree)
@@ -266,8 +266,6 @@ def extract_page(
         "mode": choice.mode,
         "modified": modified.isoformat() if modified else None,
     }
-    if meta is None:
-        return PageExtraction(text=text, language=page_language, **found)  # type: ignore[arg-type]
     return PageExtraction(
         text=text,
         title=clean_field(meta.title),
