@@ -150,7 +150,9 @@ def upsert_article(s: Session, row: ArticleRow, hook: StoreHook | None = None) -
             .values(url=alias, article_id=article_id)
             .on_conflict_do_nothing(index_elements=["url"])
         )
-    set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id, modified_moved=moved)
+    # a re-extraction read an old fetch again: it neither sees a move nor ends a follow
+    mark = None if row.revision_cause == "reextract" else moved
+    set_url_state(s, row.outlet_id, row.url, "stored", article_id=article_id, modified_moved=mark)
     return StoreResult(
         article_id=article_id, outcome=outcome, changed=changed, modified_moved=moved
     )

@@ -231,14 +231,19 @@ def set_url_state(
     detail: str | None = None,
     article_id: int | None = None,
     keep_stored: bool = False,
-    modified_moved: bool = False,
+    modified_moved: bool | None = False,
 ) -> None:
     """Upsert one URL's state, counting the attempt; ``keep_stored`` leaves a stored URL as it
     is (a failed refetch never loses what the database already holds). A store says whether
-    the article's declared modification date moved (``modified_moved``); a failure leaves
-    that mark as it was, so a story being followed is tried again."""
+    the article's declared modification date moved (``modified_moved``; None: it cannot tell,
+    the mark stays); a failure leaves the mark as it was, so a story being followed is tried
+    again."""
     now = utcnow()
-    moved_at = {"modified_moved_at": now if modified_moved else None} if state == "stored" else {}
+    moved_at = (
+        {"modified_moved_at": now if modified_moved else None}
+        if state == "stored" and modified_moved is not None
+        else {}
+    )
     stmt = dialect_insert(s, UrlState).values(
         url=url,
         outlet_id=outlet_id,

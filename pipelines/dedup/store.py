@@ -71,22 +71,27 @@ class SqlDocs:
 
 @dataclass
 class BatchDocs:
-    """The articles stored so far in one group-commit transaction: not in the engine's index
+    """The articles stored so far in one group-commit transaction: not in ``engine``'s index
     until the commit (no ghosts after a rollback), yet a copy later in the same batch must
     meet them, so they are candidates from a small index of their own."""
 
-    params: DedupParams
+    engine: DedupEngine
     learned: list[tuple[int, Fingerprint]] = field(default_factory=list)
-    _engine: DedupEngine | None = None
+    _own: DedupEngine | None = None
 
     def add(self, article_id: int, fp: Fingerprint) -> None:
         self.learned.append((article_id, fp))
-        if self._engine is None:
-            self._engine = DedupEngine(self.params, BandIndex())
-        self._engine.add(article_id, fp)
+        if self._own is None:
+            self._own = DedupEngine(self.engine.params, BandIndex())
+        self._own.add(article_id, fp)
 
     def candidates(self, fp: Fingerprint) -> list[int]:
-        return self._engine.candidates(fp) if self._engine is not None else []
+        return self._own.candidates(fp) if self._own is not None else []
+
+    def committed(self) -> None:
+        """The batch's transaction committed: the engine's index learns of its articles."""
+        for article_id, fp in self.learned:
+            self.engine.add(article_id, fp)
 
 
 @dataclass(frozen=True)
@@ -253,10 +258,9 @@ def store_articles(
     a dedup context is stored without one. The in-memory index learns of them only after the
     commit; before it, a copy later in the batch meets the earlier ones through ``BatchDocs``.
     A failure rolls the whole batch back and raises: none of it was stored."""
-    learned: dict[int, tuple[DedupEngine, list[tuple[int, Fingerprint]]]] = {}
     results: list[StoreResult] = []
+    batches: dict[int, BatchDocs] = {}  # by engine: one per process, in practice
     with db.write() as s:
-        batches: dict[int, BatchDocs] = {}
         for row, dedup in items:
             if dedup is None:
                 results.append(upsert_row(s, row))
@@ -264,14 +268,11 @@ def store_articles(
             if dedup.shared:  # the band table, written in this transaction, is the index
                 results.append(upsert_article(s, row, dedup))
                 continue
-            engine = dedup.engine
-            batch = batches.setdefault(id(engine), BatchDocs(engine.params))
+            batch = batches.setdefault(id(dedup.engine), BatchDocs(dedup.engine))
             result = upsert_article(s, row, replace(dedup, batch=batch))
             if _learns(result):
                 batch.add(result.article_id, dedup.fingerprint)
-                learned.setdefault(id(engine), (engine, batch.learned))
             results.append(result)
-    for engine, docs in learned.values():
-        for article_id, fp in docs:
-            engine.add(article_id, fp)
+    for batch in batches.values():
+        batch.committed()
     return results

@@ -130,6 +130,8 @@ class PageClaims:
 
     article_body: str = ""
     description: str = ""
+    #: every ``dateModified`` the blocks give (pipelines/extract/modified.py picks the date)
+    date_modified: tuple[str, ...] = ()
 
 
 def _json_blocks(tree: Any) -> Iterable[Any]:
@@ -148,13 +150,15 @@ def _json_blocks(tree: Any) -> Iterable[Any]:
 def page_claims(tree: Any) -> PageClaims:
     bodies: list[str] = []
     descriptions: list[str] = []
+    modified: list[str] = []
     for block in _json_blocks(tree):
         bodies.extend(_walk(block, "articleBody"))
         descriptions.extend(_walk(block, "description"))
+        modified.extend(_walk(block, "dateModified"))
     body = max(bodies, key=len, default="")
     # articleBody is sometimes HTML: its text then
     if "<" in body and ">" in body:
         with contextlib.suppress(etree.ParserError, ValueError, TypeError):
             root = etree.fromstring(f"<div>{body}</div>", etree.HTMLParser())
             body = " ".join(t.strip() for t in root.itertext() if t.strip())
-    return PageClaims(body.strip(), max(descriptions, key=len, default="").strip())
+    return PageClaims(body.strip(), max(descriptions, key=len, default="").strip(), tuple(modified))

@@ -259,7 +259,7 @@ def extract_page(
         raise ExtractionFailed("undecodable", f"{bad} of {len(text)} characters are U+FFFD")
     if units(text) < MIN_TEXT_UNITS:
         raise ExtractionFailed("text_too_short", f"{units(text):.0f} units, {len(text)} characters")
-    modified = page_modified(tree)
+    modified = page_modified(tree, claims.date_modified)
     found = {
         "confidence": choice.confidence,
         "evidence": choice.evidence,

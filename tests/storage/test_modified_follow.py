@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from crawler.items import Discovery
+from pipelines.extract.evidence import page_claims
 from pipelines.extract.modified import page_modified
 from pipelines.extract.page import PageExtraction, reconcile
 from storage.articles import modified_moved, store_article
@@ -93,6 +94,20 @@ def test_a_moving_date_is_followed_until_it_stands_still(db: Database) -> None:
     record_failure(db, "presstv", URL, "http_503", "")
     assert mark(db) == before and due(db, timedelta(hours=6)) == [URL]
 
+    # a re-extraction reads the old fetch again: the mark stays
+    result = store_article(
+        db,
+        row(
+            url=URL,
+            aliases=[],
+            text=TEXT + "Power is back.",
+            fetched_at=T0 + timedelta(hours=8),
+            modified_at=T0 + timedelta(hours=7),
+            revision_cause="reextract",
+        ),
+    )
+    assert result.outcome == "unchanged" and mark(db) == before
+
     # the date stood still: no more following
     assert fetch(db, 14, T0 + timedelta(hours=7), TEXT + "Power is back.") == "unchanged"
     assert mark(db) is None and due(db, timedelta(days=2)) == []
@@ -134,15 +149,16 @@ PAGE = """<html><head>
 
 def test_the_page_declares_its_latest_modification_and_a_future_one_is_not_believed() -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    assert page_modified(lxml.html.document_fromstring(PAGE), now) == datetime(
-        2026, 11, 30, 12, tzinfo=UTC
-    )
+
+    def declared(page: str) -> datetime | None:
+        tree = lxml.html.document_fromstring(page)
+        return page_modified(tree, page_claims(tree).date_modified, now)
+
+    assert declared(PAGE) == datetime(2026, 11, 30, 12, tzinfo=UTC)  # the JSON-LD's, latest
     future = PAGE.replace("2026-11-30T12:00:00Z", "2027-06-01T00:00:00Z")
-    assert page_modified(lxml.html.document_fromstring(future), now) == datetime(
-        2026, 11, 30, 9, tzinfo=UTC
-    )
+    assert declared(future) == datetime(2026, 11, 30, 9, tzinfo=UTC)  # the meta tag's
     plain = "<html><head><title>x</title></head><body><p>No dates here.</p></body></html>"
-    assert page_modified(lxml.html.document_fromstring(plain), now) is None
+    assert declared(plain) is None
 
 
 def test_reconcile_takes_the_pages_date_before_the_feeds() -> None:
