@@ -19,6 +19,10 @@ rates move with its load, the CPU per page does not.
 
     python bench/ingest_bench.py [--records 1000] [--repeats 3]
     python bench/ingest_bench.py --records 200 --breakdown 200   # CPU per stage
+    python bench/ingest_bench.py --store-batch 1,50   # group commit: ingests side by side
+
+With ``--store-batch``, each repeat runs the one- and two-core ingests once per
+``NEWSCRAWL_STORE_BATCH`` value, interleaved, and prints their rates and CPU per page.
 """
 
 from __future__ import annotations
@@ -101,14 +105,18 @@ def sample(proc: psutil.Process, cpu: dict[int, float]) -> int:
     return total
 
 
-def run_ingest(warc: Path, workers: int, pin: bool, folder: Path) -> tuple[float, float, int, str]:
+def run_ingest(
+    warc: Path, workers: int, pin: bool, folder: Path, *settings: str
+) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds of the process tree (sampled every 0.1 s), peak memory and
-    the summary line of one ingest into a new SQLite file."""
+    the summary line of one ingest into a new SQLite file (``settings``: ``KEY=VALUE``)."""
     db = folder / f"ingest-{workers}-{time.monotonic_ns()}.db"
     command = [
         sys.executable, "-m", "crawler.cli", "ingest", str(warc), "--db", f"sqlite:///{db}",
         "--workers", str(workers), "--no-progress",
     ]  # fmt: skip
+    for setting in settings:
+        command += ["--set", setting]
     if pin:
         command = ["taskset", "-c", "0", *command]
     started = time.perf_counter()
@@ -136,7 +144,7 @@ def breakdown(warc: Path, folder: Path, limit: int) -> None:
 
     from crawler import runtime
     from crawler.cli.common import scrapy_settings
-    from pipelines.dedup.store import DedupContext, store_article
+    from pipelines.dedup.store import DedupContext, store_articles
     from pipelines.ingest.records import WarcPage, read_pages
     from pipelines.ingest.work import Extracted, PageTask, process_page
     from storage.articles import ArticleRow
@@ -151,14 +159,18 @@ def breakdown(warc: Path, folder: Path, limit: int) -> None:
     started = time.process_time()
     found = [p for p in read_pages(warc, 10 << 20) if isinstance(p, WarcPage)][:limit]
     cpu["read"] = time.process_time() - started
-    for page in found:
+    batch: list[tuple[ArticleRow, DedupContext | None]] = []
+    batch_size = settings.getint("NEWSCRAWL_STORE_BATCH")
+    for k, page in enumerate(found):
         t0 = time.process_time()
         out = process_page(PageTask(page.body, page.charset, page.url, _hints(), "", params))
         t1 = time.process_time()
         if isinstance(out, Extracted):
             row = ArticleRow("bench", page.url, [], out.content, None, datetime.now(UTC))
-            dedup = DedupContext(state.engine, state.scheme_id, out.fingerprint)
-            store_article(db, row, dedup)
+            batch.append((row, DedupContext(state.engine, state.scheme_id, out.fingerprint)))
+        if len(batch) >= batch_size or (k == len(found) - 1 and batch):
+            store_articles(db, batch)  # as the ingest stores: group commit
+            batch = []
         t2 = time.process_time()
         trafilatura.extract(page.body.decode("utf-8", "replace"), url=page.url)
         t3 = time.process_time()
@@ -171,6 +183,35 @@ def breakdown(warc: Path, folder: Path, limit: int) -> None:
         + ", ".join(f"{k} {v / n * 1000:.1f} ms" for k, v in cpu.items())
     )
     runtime.shutdown()
+
+
+def compare_batches(warc: Path, folder: Path, n: int, repeats: int, sizes: list[str]) -> None:
+    """The one- and two-core ingests with each store batch size, interleaved per repeat."""
+    runs = [(size, workers) for size in sizes for workers in (1, 2)]
+    wall: dict[tuple[str, int], list[float]] = {r: [] for r in runs}
+    cpu: dict[tuple[str, int], list[float]] = {r: [] for r in runs}
+    for repeat in range(repeats):
+        for size, workers in runs:
+            seconds, cpu_seconds, _peak, _summary = run_ingest(
+                warc, workers, workers == 1, folder, f"NEWSCRAWL_STORE_BATCH={size}"
+            )
+            wall[size, workers].append(seconds)
+            cpu[size, workers].append(cpu_seconds)
+        print(
+            f"repeat {repeat + 1}: "
+            + ", ".join(f"batch {s} / {w} cores {wall[s, w][-1]:.1f} s" for s, w in runs),
+            flush=True,
+        )
+    for workers in (1, 2):
+        base = n / statistics.median(wall[sizes[0], workers])
+        for size in sizes:
+            rate = n / statistics.median(wall[size, workers])
+            per_page = statistics.median(cpu[size, workers]) / n * 1000
+            print(
+                f"{workers} core{'s' if workers == 2 else ''}, store batch {size}: "
+                f"{rate:.1f} pages/s ({rate / base:.2f}x batch {sizes[0]}), "
+                f"{per_page:.1f} ms CPU per page"
+            )
 
 
 def _hints() -> Any:
@@ -186,6 +227,11 @@ def main() -> None:
     parser.add_argument(
         "--breakdown", type=int, metavar="N", help="only the CPU per stage, over N pages"
     )
+    parser.add_argument(
+        "--store-batch",
+        metavar="N,M",
+        help="only ingests with these NEWSCRAWL_STORE_BATCH values, side by side",
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset (util-linux) is needed to pin a run to one core")
@@ -194,6 +240,10 @@ def main() -> None:
     pages = write_warc(warc, load_pages(), args.records)
     if args.breakdown:
         breakdown(warc, folder, args.breakdown)
+        shutil.rmtree(folder)
+        return
+    if args.store_batch:
+        compare_batches(warc, folder, args.records, args.repeats, args.store_batch.split(","))
         shutil.rmtree(folder)
         return
     pages_file = folder / "pages.pickle"

@@ -251,27 +251,33 @@ def _learns(result: StoreResult) -> bool:
 
 
 def store_articles(
-    db: Database, items: Sequence[tuple[ArticleRow, DedupContext | None]]
+    db: Database,
+    items: Sequence[tuple[ArticleRow, DedupContext | None]],
+    also: Callable[[Session, int, StoreResult], None] | None = None,
 ) -> list[StoreResult]:
     """Store many articles in one transaction (group commit: one BEGIN and COMMIT, one
     session, for a batch), each exactly as ``store_article`` would, in order; an item without
     a dedup context is stored without one. The in-memory index learns of them only after the
     commit; before it, a copy later in the batch meets the earlier ones through ``BatchDocs``.
-    A failure rolls the whole batch back and raises: none of it was stored."""
+    ``also(session, k, result)`` writes what belongs with item ``k`` in the same transaction
+    (an ingested article's provenance). A failure rolls the whole batch back and raises: none
+    of it was stored."""
     results: list[StoreResult] = []
     batches: dict[int, BatchDocs] = {}  # by engine: one per process, in practice
     with db.write() as s:
-        for row, dedup in items:
+        for k, (row, dedup) in enumerate(items):
+            result: StoreResult
             if dedup is None:
-                results.append(upsert_row(s, row))
-                continue
-            if dedup.shared:  # the band table, written in this transaction, is the index
-                results.append(upsert_article(s, row, dedup))
-                continue
-            batch = batches.setdefault(id(dedup.engine), BatchDocs(dedup.engine))
-            result = upsert_article(s, row, replace(dedup, batch=batch))
-            if _learns(result):
-                batch.add(result.article_id, dedup.fingerprint)
+                result = upsert_row(s, row)
+            elif dedup.shared:  # the band table, written in this transaction, is the index
+                result = upsert_article(s, row, dedup)
+            else:
+                batch = batches.setdefault(id(dedup.engine), BatchDocs(dedup.engine))
+                result = upsert_article(s, row, replace(dedup, batch=batch))
+                if _learns(result):
+                    batch.add(result.article_id, dedup.fingerprint)
+            if also is not None:
+                also(s, k, result)
             results.append(result)
     for batch in batches.values():
         batch.committed()

@@ -4,10 +4,13 @@ crawl), articles stored in file order in the main process through the crawl's ow
 (``pipelines.dedup.store.store_article``: dedup decision, cluster link, signature, URL state),
 with the record's provenance in the same transaction.
 
-Memory is bounded by the records in flight (``IngestOptions.in_flight``, each at most the
-crawl's download cap). A killed ingest is resumed by running it again: records whose
-provenance is recorded are skipped before extraction, and any other record of an article
-already stored finds its URL and text hash and stores nothing twice."""
+Articles are stored many per transaction (``IngestOptions.store_batch``, as the crawl's
+``NEWSCRAWL_STORE_BATCH``, or after ``store_wait`` seconds), each with its provenance in the
+same transaction. Memory is bounded by the records in flight (``IngestOptions.in_flight``,
+each at most the crawl's download cap) and the batch. A killed ingest is resumed by running
+it again: records whose provenance is recorded are skipped before extraction (a batch not yet
+committed is extracted again), and any other record of an article already stored finds its
+URL and text hash and stores nothing twice."""
 
 from __future__ import annotations
 
@@ -27,10 +30,10 @@ from urllib.parse import urlsplit
 from crawler import runtime
 from crawler.registry import ExtractionHints, Outlet, host_allowed
 from crawler.urls import canonical_url
-from pipelines.dedup.store import DedupContext, DedupResult, store_article
+from pipelines.dedup.store import DedupContext, DedupResult, store_article, store_articles
 from pipelines.ingest.records import Skipped, WarcDamaged, WarcPage, read_pages
 from pipelines.ingest.work import Extracted, Failed, PageTask, process_page
-from storage.articles import ArticleRow
+from storage.articles import ArticleRow, StoreResult
 from storage.clock import utcnow
 from storage.db import Database
 from storage.outlets import ensure_outlet, sync_outlets
@@ -59,6 +62,7 @@ class IngestCounts:
     updated: int = 0  # an article stored before, its text changed
     unchanged: int = 0  # an article stored before, same text
     duplicates: int = 0  # of the new articles, linked to an existing cluster
+    transactions: int = 0  # store transactions (group commit: many articles in each)
     skipped: Counter[str] = field(default_factory=Counter)  # responses that are not pages
     failed: Counter[str] = field(default_factory=Counter)  # pages that gave no article
     damaged: list[str] = field(default_factory=list)  # files that could not be read to the end
@@ -105,7 +109,9 @@ class OutletResolver:
 class IngestOptions:
     max_size: int = 10 * 1024 * 1024  # the crawl's DOWNLOAD_MAXSIZE
     timeout: float = 30.0  # per page, as NEWSCRAWL_EXTRACT_TIMEOUT
-    in_flight: int = 16  # records read but not yet stored
+    in_flight: int = 16  # records read but not yet extracted
+    store_batch: int = 50  # extracted articles per store transaction
+    store_wait: float = 0.5  # seconds an extracted article waits at most for its batch
     progress_every: float = 0.5  # seconds between progress callbacks
 
 
@@ -135,6 +141,9 @@ class Ingest:
         self.dedup = runtime.dedup_state(settings)  # the index, rebuilt once, before the first
         self.outlets = OutletResolver(self.db, registry)
         self._last_progress = 0.0
+        # extracted, waiting for their batch's transaction
+        self._ready: list[tuple[_Pending, Extracted]] = []
+        self._ready_since = 0.0
 
     def run(self, paths: Sequence[Path]) -> IngestCounts:
         run_to_end(self._run(paths))
@@ -166,6 +175,7 @@ class Ingest:
             self._progress()
         while pending:
             await self._finish(pending.popleft())
+        self._flush()
 
     def _submit(self, page: WarcPage, warc_file: str) -> _Pending | None:
         try:
@@ -205,25 +215,44 @@ class Ingest:
         if isinstance(result, Failed):
             self.counts.failed[result.reason] += 1
         else:
-            self._store(p, result)
+            if not self._ready:
+                self._ready_since = time.monotonic()
+            self._ready.append((p, result))
+            waited = time.monotonic() - self._ready_since
+            if len(self._ready) >= self.options.store_batch or waited >= self.options.store_wait:
+                self._flush()
         self._progress()
 
-    def _store(self, p: _Pending, out: Extracted) -> None:
-        page = p.page
-        provenance = Provenance(p.warc_file, page.record_id, page.offset, self.version)
+    def _flush(self) -> None:
+        """Store the extracted articles waiting, in one transaction, each with its record's
+        provenance."""
+        ready, self._ready = self._ready, []
+        if not ready:
+            return
+        provenances = [
+            Provenance(p.warc_file, p.page.record_id, p.page.offset, self.version) for p, _ in ready
+        ]
 
-        def with_provenance(s: Any, result: DedupResult) -> None:
-            save_provenance(s, result.article_id, provenance)
+        def with_provenance(s: Any, k: int, result: StoreResult) -> None:
+            save_provenance(s, result.article_id, provenances[k])
 
-        result = store_page(
-            self.db,
-            self.dedup,
-            StoredPage(p.outlet.id, p.url, page.url, out, page.date or utcnow()),
-            also=with_provenance,
-        )
+        items = [
+            stored_item(
+                self.dedup,
+                StoredPage(p.outlet.id, p.url, p.page.url, out, p.page.date or utcnow()),
+            )
+            for p, out in ready
+        ]
+        results = store_articles(self.db, items, also=with_provenance)
+        self.counts.transactions += 1
+        for result in results:
+            self._count(result)
+
+    def _count(self, result: StoreResult) -> None:
         if result.outcome == "created":
             self.counts.stored += 1
-            if result.decision is not None and result.decision.match is not None:
+            decision = result.decision if isinstance(result, DedupResult) else None
+            if decision is not None and decision.match is not None:
                 self.counts.duplicates += 1
         elif result.outcome == "updated":
             self.counts.updated += 1
@@ -258,6 +287,12 @@ def store_page(
 ) -> DedupResult:
     """Store a page as the crawl stores an article: the same transaction, the dedup decision
     against everything stored (``state``: the process's ``runtime.dedup_state``)."""
+    row, dedup = stored_item(state, page)
+    return store_article(db, row, dedup, also=also)
+
+
+def stored_item(state: Any, page: StoredPage) -> tuple[ArticleRow, DedupContext]:
+    """The article row and dedup context that store ``page`` (``store_article(s)``)."""
     row = ArticleRow(
         outlet_id=page.outlet_id,
         url=page.url,
@@ -268,8 +303,7 @@ def store_page(
         revision_cause="ingest",
     )
     fp = page.extracted.fingerprint
-    dedup = DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
-    return store_article(db, row, dedup, also=also)
+    return row, DedupContext(state.engine, state.scheme_id, fp, shared=state.shared)
 
 
 def summary_line(counts: IngestCounts, exit_code: int, seconds: float) -> str:

@@ -109,14 +109,20 @@ def fresh_runtime() -> Iterator[None]:
     runtime._dedup.clear()
 
 
-def ingest(url: str, *files: Path, outlets_dir: Path | None = None) -> IngestCounts:
+def ingest(
+    url: str,
+    *files: Path,
+    outlets_dir: Path | None = None,
+    options: IngestOptions | None = None,
+) -> IngestCounts:
     settings = scrapy_settings(
         url,
         str(outlets_dir) if outlets_dir else None,
         NEWSCRAWL_DEDUP_WINDOW_DAYS=DAYS,
         NEWSCRAWL_EXTRACT_WORKERS=2,
     )
-    return Ingest(settings, load_registry(outlets_dir), IngestOptions(in_flight=4)).run(files)
+    options = options or IngestOptions(in_flight=4)
+    return Ingest(settings, load_registry(outlets_dir), options).run(files)
 
 
 def articles(db: Database) -> dict[str, Article]:
@@ -171,6 +177,29 @@ def test_articles_stored_with_their_provenance(db: Database, tmp_path: Path) -> 
             record = next(iter(ArchiveIterator(fh)))
             assert record.rec_headers.get_header("WARC-Record-ID") == row.record_id
             assert canonical_url(record.rec_headers.get_header("WARC-Target-URI")) == article.url
+
+
+def test_articles_are_stored_many_per_transaction_each_with_its_own_provenance(
+    db: Database, tmp_path: Path
+) -> None:
+    """Group commit: batches of three here. A copy of the first page at another host, in the
+    same batch as its original (not yet in the committed index), still joins its cluster."""
+    bbc = demo("demo_bbc")
+    first = pages(bbc, [0])[0]
+    captures = [first, Rec("https://copies.example.net/wire/1", first.body), *pages(bbc, [1, 2, 3])]
+    warc = tmp_path / "batched.warc.gz"
+    ids = write_warc(warc, captures)
+
+    options = IngestOptions(in_flight=2, store_batch=3, store_wait=3600)
+    counts = ingest(db.url, warc, options=options)
+
+    assert (counts.stored, counts.duplicates, counts.transactions) == (5, 1, 2)
+    stored = articles(db)
+    original = stored[canonical_url(first.url)]
+    copy = stored[canonical_url(captures[1].url)]
+    assert copy.duplicate_of == original.id and copy.cluster_id == original.cluster_id
+    by_article = {r.article_id: r.record_id for r in provenance(db)}
+    assert [by_article[stored[canonical_url(c.url)].id] for c in captures] == ids
 
 
 def test_a_rerun_stores_nothing_twice(db: Database, tmp_path: Path) -> None:
