@@ -119,6 +119,13 @@ def dedup_state(settings: Any) -> DedupState:
         return _dedup[db.url]
 
 
+def store_batch(settings: Any) -> int:
+    """Articles per store transaction (``NEWSCRAWL_STORE_BATCH``); one with the shared band
+    index, where each article holds advisory locks on its keys until its commit: many in one
+    transaction would hold many, and two processes could deadlock on them."""
+    return 1 if shared_dedup_index(settings) else max(1, settings.getint("NEWSCRAWL_STORE_BATCH"))
+
+
 def extraction_workers(settings: Any) -> int:
     configured = settings.getint("NEWSCRAWL_EXTRACT_WORKERS")
     return configured if configured > 0 else max(1, os.cpu_count() or 1)

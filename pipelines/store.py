@@ -102,13 +102,10 @@ class StorePipeline:
         self.writer = runtime.db_writer()
         self.failed = False
         self.dedup_enabled = crawler.settings.getbool("NEWSCRAWL_DEDUP_ENABLED")
-        batch = crawler.settings.getint("NEWSCRAWL_STORE_BATCH")
-        if runtime.shared_dedup_index(crawler.settings):
-            # each article takes advisory locks on its keys until its commit: many articles
-            # in one transaction would hold many, and two workers could deadlock on them
-            batch = 1
         self.commits = GroupCommit(
-            lambda items: store_articles(self.db, items), self.writer.submit, batch
+            lambda items: store_articles(self.db, items),
+            self.writer.submit,
+            runtime.store_batch(crawler.settings),
         )
         self._closing: asyncio.Future[None] | None = None
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)

@@ -47,10 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         max_size=settings.getint("DOWNLOAD_MAXSIZE"),
         timeout=settings.getfloat("NEWSCRAWL_EXTRACT_TIMEOUT"),
         in_flight=args.in_flight or 8 * workers,
-        # each article its own transaction with the shared band index, as in the crawl
-        store_batch=1
-        if runtime.shared_dedup_index(settings)
-        else settings.getint("NEWSCRAWL_STORE_BATCH"),
+        store_batch=runtime.store_batch(settings),
     )
     live = sys.stderr.isatty() if args.progress is None else args.progress
     display = IngestProgress(sys.stderr) if live else None

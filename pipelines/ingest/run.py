@@ -1,15 +1,16 @@
 """The ingest run: WARC files read in the main process, pages extracted in the crawl's worker
 pool (``crawler.runtime.run_in_pool``: the same processes, time limit and crash handling as a
 crawl), articles stored in file order in the main process through the crawl's own store
-(``pipelines.dedup.store.store_article``: dedup decision, cluster link, signature, URL state),
+(``pipelines.dedup.store.store_articles``: dedup decision, cluster link, signature, URL state),
 with the record's provenance in the same transaction.
 
 Articles are stored many per transaction (``IngestOptions.store_batch``, as the crawl's
-``NEWSCRAWL_STORE_BATCH``, or after ``store_wait`` seconds), each with its provenance in the
-same transaction. Memory is bounded by the records in flight (``IngestOptions.in_flight``,
-each at most the crawl's download cap) and the batch. A killed ingest is resumed by running
-it again: records whose provenance is recorded are skipped before extraction (a batch not yet
-committed is extracted again), and any other record of an article already stored finds its
+``NEWSCRAWL_STORE_BATCH``; a smaller batch once its first article has waited ``store_wait``
+seconds by the time the next page is extracted), each with its provenance in the same
+transaction. Memory is bounded by the records in flight (``IngestOptions.in_flight``, each at
+most the crawl's download cap) and the batch. A killed ingest is resumed by running it again:
+records whose provenance is recorded are skipped before extraction (a batch not yet committed
+is extracted again), and any other record of an article already stored finds its
 URL and text hash and stores nothing twice."""
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class IngestOptions:
     timeout: float = 30.0  # per page, as NEWSCRAWL_EXTRACT_TIMEOUT
     in_flight: int = 16  # records read but not yet extracted
     store_batch: int = 50  # extracted articles per store transaction
-    store_wait: float = 0.5  # seconds an extracted article waits at most for its batch
+    store_wait: float = 0.5  # a smaller batch goes once its first article waited this long
     progress_every: float = 0.5  # seconds between progress callbacks
 
 
@@ -229,12 +230,11 @@ class Ingest:
         ready, self._ready = self._ready, []
         if not ready:
             return
-        provenances = [
-            Provenance(p.warc_file, p.page.record_id, p.page.offset, self.version) for p, _ in ready
-        ]
 
         def with_provenance(s: Any, k: int, result: StoreResult) -> None:
-            save_provenance(s, result.article_id, provenances[k])
+            p = ready[k][0]
+            provenance = Provenance(p.warc_file, p.page.record_id, p.page.offset, self.version)
+            save_provenance(s, result.article_id, provenance)
 
         items = [
             stored_item(

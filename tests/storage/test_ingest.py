@@ -344,7 +344,8 @@ def test_a_killed_ingest_completes_on_rerun(sqlite_url: str, tmp_path: Path) -> 
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
     ingest(reference_url, warc)
 
-    command = [sys.executable, "-m", "crawler.cli", "ingest", str(warc), "--db", sqlite_url]
+    command = [sys.executable, "-m", "crawler.cli", "ingest", str(warc), "--db", sqlite_url,
+               "--set", "NEWSCRAWL_STORE_BATCH=5"]  # fmt: skip
     env = {**os.environ, "NEWSCRAWL_EXTRACT_WORKERS": "2"}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
