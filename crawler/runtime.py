@@ -12,16 +12,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
+from crawler.polling import refetch_schedule
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.rebuild import load_index
 from pipelines.dedup.store import ensure_scheme
 from storage.db import Database
 from storage.location import database_url
+from storage.url_state import FollowModified
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,6 +127,26 @@ def store_batch(settings: Any) -> int:
     index, where each article holds advisory locks on its keys until its commit: many in one
     transaction would hold many, and two processes could deadlock on them."""
     return 1 if shared_dedup_index(settings) else max(1, settings.getint("NEWSCRAWL_STORE_BATCH"))
+
+
+@dataclass(frozen=True)
+class RefetchPolicy:
+    """Which stored articles are fetched again: by the schedule ``NEWSCRAWL_REFETCH_AFTER``
+    (seconds after first stored), and, with ``follow``, while their declared modification date
+    keeps moving (``NEWSCRAWL_REFETCH_WHILE_MODIFIED`` within ``..._FOR``; 0 turns it off).
+    The single-machine crawl and the distributed schedule read it alike."""
+
+    schedule: tuple[float, ...]
+    follow: FollowModified | None
+
+
+def refetch_policy(settings: Any) -> RefetchPolicy:
+    every = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED")
+    within = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED_FOR")
+    return RefetchPolicy(
+        refetch_schedule(settings.getlist("NEWSCRAWL_REFETCH_AFTER")),
+        FollowModified(every, within) if every > 0 and within > 0 else None,
+    )
 
 
 def extraction_workers(settings: Any) -> int:

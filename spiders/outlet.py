@@ -22,7 +22,7 @@ from crawler.dates import utcnow
 from crawler.decoding import Undecodable, charset_from_content_type, decode_html
 from crawler.failures import FIRST_SOURCE_FAILURE, INTERRUPTED, failure_reason
 from crawler.items import ArticleItem, Discovery, FetchFailure
-from crawler.polling import refetch_schedule, retry_after_seconds
+from crawler.polling import retry_after_seconds
 from crawler.registry import FEED_KINDS, PAGE_KINDS, Outlet
 from crawler.urls import BadUrl, canonical_url, check_url
 from spiders.conditional import ConditionalPolling
@@ -31,7 +31,7 @@ from spiders.links import parse_links
 from spiders.pages import HTML_TYPES, declared_canonical, looks_binary
 from spiders.sitemaps import parse_sitemap_bytes, sitemaps_from_robots
 from spiders.worker import SharedQueueWorker
-from storage.url_state import FollowModified, pending_urls
+from storage.url_state import pending_urls
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
         settings = self.crawler.settings
         if not settings.getbool("NEWSCRAWL_RECORD_DISCOVERED"):
             return []
-        every = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED")
-        within = settings.getfloat("NEWSCRAWL_REFETCH_WHILE_MODIFIED_FOR")
-        follow = FollowModified(every, within) if every > 0 and within > 0 else None
+        refetch = runtime.refetch_policy(settings)
         pending = await asyncio.wrap_future(
             runtime.db_writer().submit(
                 pending_urls,
@@ -111,8 +109,8 @@ class OutletSpider(ConditionalPolling, SharedQueueWorker, Spider):
                 self.outlet.id,
                 settings.getint("NEWSCRAWL_MAX_ATTEMPTS"),
                 self.max_articles,
-                refetch_schedule(settings.getlist("NEWSCRAWL_REFETCH_AFTER")),
-                follow,
+                refetch.schedule,
+                refetch.follow,
             )
         )
         requests: list[Request | FetchFailure] = []

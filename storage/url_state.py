@@ -170,8 +170,55 @@ def due_refetches(
     refetches keep failing is given up then."""
     if limit <= 0 or (not schedule and follow is None):
         return []
+    with db.read() as s:
+        due = _due_refetches(s, outlet_id, schedule, limit, now or utcnow(), follow)
+    return [(url, discovery) for url, discovery, _followed in due]
+
+
+def claim_due_refetches(
+    db: Database,
+    outlet_id: str,
+    schedule: Sequence[float],
+    limit: int,
+    now: datetime | None = None,
+    follow: FollowModified | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """``due_refetches`` for the distributed schedule, each one claimed as it is sent: its
+    schedule step counts as taken (``updated_at``), and a followed story is next due
+    ``follow.every`` after the claim (``modified_moved_at``), so the next schedule does not send
+    it again. A refetch lost with a dead worker is retried by following after ``every``, or
+    else at the next schedule step; the stored article is never at stake."""
+    if limit <= 0 or (not schedule and follow is None):
+        return []
     now = now or utcnow()
-    due: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    with db.write() as s:
+        due = _due_refetches(s, outlet_id, schedule, limit, now, follow)
+        if due:
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url.in_([url for url, _d, _f in due]))
+                .values(updated_at=now)
+            )
+        followed = [url for url, _d, is_followed in due if is_followed]
+        if followed:
+            s.execute(
+                update(UrlState)
+                .where(UrlState.url.in_(followed), UrlState.modified_moved_at.is_not(None))
+                .values(modified_moved_at=now)
+            )
+    return [(url, discovery) for url, discovery, _followed in due]
+
+
+def _due_refetches(
+    s: Session,
+    outlet_id: str,
+    schedule: Sequence[float],
+    limit: int,
+    now: datetime,
+    follow: FollowModified | None,
+) -> list[tuple[str, dict[str, Any], bool]]:
+    """(url, discovery, whether following made it due), oldest first; see ``due_refetches``."""
+    due: dict[str, tuple[datetime, dict[str, Any], bool]] = {}
     stored = (
         select(UrlState.url, UrlState.discovery, UrlState.updated_at, Article.first_stored_at)
         .join(Article, Article.id == UrlState.article_id)
@@ -182,32 +229,31 @@ def due_refetches(
         )
         .order_by(Article.first_stored_at)
     )
-    with db.read() as s:
-        if schedule:
-            steps = sorted(timedelta(seconds=x) for x in schedule)
-            rows = s.execute(
-                stored.where(
-                    Article.first_stored_at >= now - 2 * steps[-1],
-                    Article.first_stored_at <= now - steps[0],
-                )
-            ).all()
-            for url, discovery, last, first in rows:
-                passed = [first + step for step in steps if first + step <= now]
-                if passed and last < passed[-1] and discovery:
-                    due[url] = (first, dict(discovery))
-        if follow is not None:
-            rows = s.execute(
-                stored.where(
-                    UrlState.modified_moved_at.is_not(None),
-                    UrlState.modified_moved_at <= now - timedelta(seconds=follow.every),
-                    Article.first_stored_at >= now - timedelta(seconds=follow.within),
-                ).limit(limit)
-            ).all()
-            for url, discovery, _last, first in rows:
-                if discovery:
-                    due.setdefault(url, (first, dict(discovery)))
+    if schedule:
+        steps = sorted(timedelta(seconds=x) for x in schedule)
+        rows = s.execute(
+            stored.where(
+                Article.first_stored_at >= now - 2 * steps[-1],
+                Article.first_stored_at <= now - steps[0],
+            )
+        ).all()
+        for url, discovery, last, first in rows:
+            passed = [first + step for step in steps if first + step <= now]
+            if passed and last < passed[-1] and discovery:
+                due[url] = (first, dict(discovery), False)
+    if follow is not None:
+        rows = s.execute(
+            stored.where(
+                UrlState.modified_moved_at.is_not(None),
+                UrlState.modified_moved_at <= now - timedelta(seconds=follow.every),
+                Article.first_stored_at >= now - timedelta(seconds=follow.within),
+            ).limit(limit)
+        ).all()
+        for url, discovery, _last, first in rows:
+            if discovery:
+                due[url] = (first, due[url][1] if url in due else dict(discovery), True)
     ordered = sorted(due.items(), key=lambda kv: kv[1][0])
-    return [(url, discovery) for url, (_first, discovery) in ordered[:limit]]
+    return [(url, discovery, followed) for url, (_first, discovery, followed) in ordered[:limit]]
 
 
 def pending_count(db: Database, outlet_id: str, max_attempts: int) -> int:

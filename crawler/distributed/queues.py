@@ -5,7 +5,8 @@
 - ``schedule`` (``newscrawl schedule``) is the only thing that puts sources in the queues: the
   due feeds and sitemaps (adaptive polling, ``crawler.polling``) and the article URLs the
   database says were discovered but never stored (a worker died holding them) or failed fewer
-  than ``NEWSCRAWL_MAX_ATTEMPTS`` times.
+  than ``NEWSCRAWL_MAX_ATTEMPTS`` times; then stored articles due again (the refetch schedule,
+  following a moved modification date: ``runtime.refetch_policy``), each claimed as it is sent.
 - The seen-set in Redis only saves fetches. It expires (``NEWSCRAWL_SEEN_TTL``) and may be lost
   with Redis: URL state in the database stays the record, and what it says is pending is sent
   again past the seen-set.
@@ -117,6 +118,7 @@ class ScheduleReport:
     sources: dict[str, int] = field(default_factory=dict)  # plan reason -> count
     enqueued_sources: int = 0
     enqueued_articles: int = 0
+    enqueued_refetches: int = 0  # of the articles: stored ones due again
     bands_backfilled: int = 0
     bands_pruned: int = 0
 
@@ -124,7 +126,8 @@ class ScheduleReport:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items()))
         return (
             f"scheduled {self.enqueued_sources} source polls and {self.enqueued_articles} "
-            f"article URLs ({reasons or 'no sources'})"
+            f"article URLs, {self.enqueued_refetches} of them refetches "
+            f"({reasons or 'no sources'})"
         )
 
 
@@ -148,6 +151,7 @@ class Scheduler:
         self.lease = settings.getfloat("NEWSCRAWL_POLL_LEASE")
         self.reschedule_after = settings.getfloat("NEWSCRAWL_RESCHEDULE_AFTER")
         self.max_attempts = settings.getint("NEWSCRAWL_MAX_ATTEMPTS")
+        self.refetch = runtime.refetch_policy(settings)
         self.batch = settings.getint("NEWSCRAWL_MAX_ARTICLES_PER_RUN")
         self.spiders = {}
         self.queues = {}
@@ -178,7 +182,7 @@ class Scheduler:
 
     def run(self, now: datetime | None = None) -> ScheduleReport:
         from storage.sources import save_source_plan, source_states
-        from storage.url_state import claim_pending_urls, record_failure
+        from storage.url_state import claim_due_refetches, claim_pending_urls, record_failure
 
         now = now or utcnow()
         report = ScheduleReport()
@@ -201,15 +205,27 @@ class Scheduler:
             pending = claim_pending_urls(
                 self.db, outlet_id, self.max_attempts, self.reschedule_after, self.batch
             )
-            for _url, meta in pending:
-                for request in spider.article_requests(Discovery.from_meta(meta), refetch=True):
-                    if isinstance(request, FetchFailure):  # a URL that cannot be requested
-                        record_failure(
-                            self.db, outlet_id, request.url, request.reason, request.detail
-                        )
-                        continue
-                    queue.push(request)
-                    report.enqueued_articles += 1
+            # then, within the same cap, stored articles due again (as in a single crawl)
+            refetches = claim_due_refetches(
+                self.db,
+                outlet_id,
+                self.refetch.schedule,
+                self.batch - len(pending),
+                now,
+                self.refetch.follow,
+            )
+            for due, metas in ((False, pending), (True, refetches)):
+                for _url, meta in metas:
+                    entry = Discovery.from_meta(meta)
+                    for request in spider.article_requests(entry, refetch=True):
+                        if isinstance(request, FetchFailure):  # a URL that cannot be requested
+                            record_failure(
+                                self.db, outlet_id, request.url, request.reason, request.detail
+                            )
+                            continue
+                        queue.push(request)
+                        report.enqueued_articles += 1
+                        report.enqueued_refetches += due
         return report
 
     def queued(self) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -320,3 +321,62 @@ def test_a_feed_that_changes_is_polled_more_often_within_bounds(
     assert busy.last_status == "http_429" and busy.retry_not_before is not None
     assert busy.retry_not_before > utcnow() + timedelta(seconds=7000)
     db.dispose()
+
+
+def test_the_schedule_sends_stored_articles_due_again_once_each(cluster: Cluster) -> None:
+    """The refetch schedule and following a moved modification date hold in distributed mode
+    too: the scheduler queues a stored article when a step comes, once, as a refetch that
+    passes the shared seen-set; and a followed story again after ``every``."""
+    from crawler.cli.common import scrapy_settings as _scrapy_settings
+    from crawler.distributed import Scheduler, distributed_settings
+    from crawler.items import Discovery
+    from crawler.registry import load_registry
+    from storage.articles import store_article
+    from storage.url_state import record_discovered
+
+    from ..storage.test_revisions import URL, V1, version
+
+    settings = _scrapy_settings(
+        cluster.db_url,
+        None,
+        **distributed_settings(cluster.redis_url, cluster.prefix),
+        NEWSCRAWL_REFETCH_AFTER=[3600.0],
+        NEWSCRAWL_REFETCH_WHILE_MODIFIED=7200.0,
+    )
+    presstv = load_registry()["presstv"]
+    db = Database(cluster.db_url)
+    sync_registry(db, [presstv])
+    found = Discovery(URL, "https://www.presstv.ir/rss.xml", "rss", title="Due")
+    record_discovered(db, "presstv", [(URL, found.to_meta())])
+    store_article(db, version(V1, "Due", 0, url=URL, aliases=[]))
+    with db.read() as s:
+        first = s.scalars(select(Article.first_stored_at)).one()
+    scheduler = Scheduler(settings, {"presstv": presstv})
+    queue = scheduler.queues["presstv"]
+
+    def queued_articles() -> list[Any]:
+        requests = [queue.pop() for _ in range(len(queue))]  # the outlet's polls too
+        return [r for r in requests if "discovery" in r.meta]
+
+    try:
+        report = scheduler.run(now=first + timedelta(minutes=30))
+        assert report.enqueued_articles == 0 and queued_articles() == [], report.line()
+        report = scheduler.run(now=first + timedelta(minutes=90))
+        assert "1 article URLs, 1 of them refetches" in report.line(), report.line()
+        [request] = queued_articles()
+        assert request.url == URL and request.dont_filter  # past the shared seen-set
+        assert Discovery.from_meta(request.meta["discovery"]) == found
+        assert scheduler.run(now=first + timedelta(minutes=100)).enqueued_articles == 0
+        # the refetch found the declared date moved: followed two hours after the claim
+        with db.write() as s:
+            s.execute(
+                UrlState.__table__.update()
+                .where(UrlState.url == URL)
+                .values(modified_moved_at=first + timedelta(hours=2))
+            )
+        for hours, sent in ((3, 0), (4, 1), (5, 0), (6, 1)):
+            assert scheduler.run(now=first + timedelta(hours=hours)).enqueued_refetches == sent
+            assert [r.url for r in queued_articles()] == [URL] * sent, hours
+    finally:
+        scheduler.close()
+        db.dispose()

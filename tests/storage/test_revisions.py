@@ -28,7 +28,13 @@ from storage.exports import ExportFilter, iter_revisions
 from storage.models import Article, ArticleRevision, Signature, UrlState
 from storage.reports import gather
 from storage.revisions import history
-from storage.url_state import due_refetches, pending_urls, record_discovered
+from storage.url_state import (
+    FollowModified,
+    claim_due_refetches,
+    due_refetches,
+    pending_urls,
+    record_discovered,
+)
 
 from ..storage.test_storage import row
 
@@ -414,6 +420,48 @@ def test_pending_urls_take_the_backlog_first_and_refetches_within_the_limit(db: 
         "url": due_url,
         "source_url": "feed",
     }
+
+
+def test_a_claimed_refetch_is_sent_once_per_step_and_a_followed_one_again_after_every(
+    db: Database,
+) -> None:
+    """The distributed schedule claims what it sends: a step is not sent twice by two
+    schedules, a later step is; a followed story claimed now is due again ``every`` later
+    (so a refetch lost with a dead worker is retried), as long as the mark stands."""
+    url = schedule_article(db, 3)
+    with db.read() as s:
+        first = s.scalars(select(Article.first_stored_at).where(Article.url == url)).one()
+    hour = timedelta(hours=1)
+    steps = (3600.0, 6 * 3600.0)
+
+    def claim(at: timedelta, follow: FollowModified | None = None) -> list[str]:
+        return [u for u, _ in claim_due_refetches(db, "presstv", steps, 10, first + at, follow)]
+
+    assert claim(hour / 2) == []
+    got = claim_due_refetches(db, "presstv", steps, 10, first + 2 * hour)
+    assert got == [(url, {"url": url, "source_url": "feed"})]
+    assert claim(2 * hour) == [] and claim(5 * hour) == []  # taken; the next step not come
+    assert claim(7 * hour) == [url]
+    assert claim(7 * hour) == [] and claim(11 * hour) == []
+    assert claim_due_refetches(db, "presstv", steps, 0, first + 7 * hour) == []
+    # a story whose date moved, followed every two hours: claimed, then due two hours later
+    follow = FollowModified(every=2 * 3600.0, within=86400.0)
+    with db.write() as s:
+        s.execute(
+            UrlState.__table__.update()
+            .where(UrlState.url == url)
+            .values(modified_moved_at=first + 8 * hour)
+        )
+    assert claim(9 * hour, follow) == []
+    assert claim(10 * hour, follow) == [url]
+    assert claim(11 * hour, follow) == []
+    assert claim(12 * hour, follow) == [url]
+    with db.read() as s:
+        mark = s.scalars(select(UrlState.modified_moved_at).where(UrlState.url == url)).one()
+    assert mark is not None and mark.replace(tzinfo=UTC) == first.replace(tzinfo=UTC) + 12 * hour
+    # the unclaimed read is the single crawl's: it takes nothing
+    assert [u for u, _ in due_refetches(db, "presstv", (), 10, first + 14 * hour, follow)] == [url]
+    assert [u for u, _ in due_refetches(db, "presstv", (), 10, first + 14 * hour, follow)] == [url]
 
 
 def test_browse_lists_the_most_edited_articles(sqlite_db: Database) -> None:
