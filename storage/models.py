@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -183,7 +184,17 @@ class UrlState(Base):
     and attempts). Scrapy's seen-sets are optimisations; this table is the truth."""
 
     __tablename__ = "url_state"
-    __table_args__ = (Index("ix_url_state_outlet_state", "outlet_id", "state"),)
+    __table_args__ = (
+        Index("ix_url_state_outlet_state", "outlet_id", "state"),
+        # the few URLs followed for a moved modification date (migration 0014)
+        Index(
+            "ix_url_state_followed",
+            "outlet_id",
+            "modified_moved_at",
+            sqlite_where=text("modified_moved_at IS NOT NULL"),
+            postgresql_where=text("modified_moved_at IS NOT NULL"),
+        ),
+    )
 
     url: Mapped[str] = mapped_column(Text, primary_key=True)
     outlet_id: Mapped[str] = mapped_column(String(64))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
@@ -175,3 +176,40 @@ def test_reconcile_takes_the_pages_date_before_the_feeds() -> None:
 
 def test_migrations_0012_and_0013_down_and_up_keep_the_articles_triggers(tmp_path: Path) -> None:
     assert_down_and_up_keeps_triggers(f"sqlite:///{tmp_path / 'm.db'}", "0011")
+
+
+def test_the_follow_query_reads_the_index_of_marked_urls(db: Database) -> None:
+    """The follow read (at every spider start and schedule) finds the few marked URLs through
+    the partial index of migration 0014, not by walking the outlet's stored URLs."""
+    from sqlalchemy import event, inspect, text
+
+    record_discovered(db, "presstv", [(URL, {"url": URL, "source_url": "feed"})])
+    fetch(db, 0, T0)
+    assert fetch(db, 2, T0 + timedelta(hours=1)) == "unchanged moved"
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert due(db, timedelta(hours=7)) == [URL]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    [(follow_sql, params)] = [(q, p) for q, p in statements if "JOIN" in q]
+    indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("url_state")}
+    assert "ix_url_state_followed" in indexes
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as conn:
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + follow_sql, params)
+            )
+        assert "USING INDEX ix_url_state_followed" in plan, plan
+    else:
+        with db.engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))  # a tiny table: what could it use
+            plan = " ".join(
+                str(row[0]) for row in conn.exec_driver_sql("EXPLAIN " + follow_sql, params)
+            )
+        assert "ix_url_state_followed" in plan, plan
