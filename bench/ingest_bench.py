@@ -20,6 +20,7 @@ rates move with its load, the CPU per page does not.
     python bench/ingest_bench.py [--records 1000] [--repeats 3]
     python bench/ingest_bench.py --records 200 --breakdown 200   # CPU per stage
     python bench/ingest_bench.py --store-batch 1,50   # group commit: ingests side by side
+    python bench/ingest_bench.py --records 100000 --memory   # memory over a long ingest
 
 With ``--store-batch``, each repeat runs the one- and two-core ingests once per
 ``NEWSCRAWL_STORE_BATCH`` value, interleaved, and prints their rates and CPU per page.
@@ -106,10 +107,16 @@ def sample(proc: psutil.Process, cpu: dict[int, float]) -> int:
 
 
 def run_ingest(
-    warc: Path, workers: int, pin: bool, folder: Path, *settings: str
+    warc: Path,
+    workers: int,
+    pin: bool,
+    folder: Path,
+    *settings: str,
+    trace: list[tuple[float, int]] | None = None,
 ) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds of the process tree (sampled every 0.1 s), peak memory and
-    the summary line of one ingest into a new SQLite file (``settings``: ``KEY=VALUE``)."""
+    the summary line of one ingest into a new SQLite file (``settings``: ``KEY=VALUE``); with
+    ``trace``, every sample's (seconds since start, tree memory) is added to it."""
     db = folder / f"ingest-{workers}-{time.monotonic_ns()}.db"
     command = [
         sys.executable, "-m", "crawler.cli", "ingest", str(warc), "--db", f"sqlite:///{db}",
@@ -125,7 +132,10 @@ def run_ingest(
     peak, cpu = 0, {}
     while proc.poll() is None:
         with contextlib.suppress(psutil.Error):
-            peak = max(peak, sample(watched, cpu))
+            now = sample(watched, cpu)
+            peak = max(peak, now)
+            if trace is not None:
+                trace.append((time.perf_counter() - started, now))
         time.sleep(0.1)
     seconds = time.perf_counter() - started
     summary = (proc.stderr.read() if proc.stderr else "").strip().splitlines()[-1]
@@ -214,6 +224,25 @@ def compare_batches(warc: Path, folder: Path, n: int, repeats: int, sizes: list[
             )
 
 
+def memory_over_a_long_ingest(warc: Path, folder: Path, n: int) -> None:
+    """One two-core ingest of ``n`` records: its tree's peak memory per quarter of the run, so
+    growth with the number of records shows (the pages in flight are bounded)."""
+    trace: list[tuple[float, int]] = []
+    seconds, cpu_seconds, peak, summary = run_ingest(warc, 2, False, folder, trace=trace)
+    quarters = [
+        max((rss for t, rss in trace if k * seconds / 4 <= t < (k + 1) * seconds / 4), default=0)
+        for k in range(4)
+    ]
+    print(f"last ingest: {summary}")
+    print(
+        f"{n} records in {seconds:.0f} s ({n / seconds:.1f} pages/s), "
+        f"{cpu_seconds / n * 1000:.1f} ms CPU per page; peak memory {peak / 2**20:.0f} MiB, "
+        "per quarter of the run "
+        + " / ".join(f"{q / 2**20:.0f}" for q in quarters)
+        + f" MiB (last quarter / second, past the warm-up: {quarters[3] / max(quarters[1], 1):.2f})"
+    )
+
+
 def _hints() -> Any:
     from crawler.registry import ExtractionHints
 
@@ -232,6 +261,11 @@ def main() -> None:
         metavar="N,M",
         help="only ingests with these NEWSCRAWL_STORE_BATCH values, side by side",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only one two-core ingest of --records, with its peak memory per quarter",
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset (util-linux) is needed to pin a run to one core")
@@ -240,6 +274,10 @@ def main() -> None:
     pages = write_warc(warc, load_pages(), args.records)
     if args.breakdown:
         breakdown(warc, folder, args.breakdown)
+        shutil.rmtree(folder)
+        return
+    if args.memory:
+        memory_over_a_long_ingest(warc, folder, args.records)
         shutil.rmtree(folder)
         return
     if args.store_batch:
