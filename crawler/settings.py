@@ -83,7 +83,8 @@ NEWSCRAWL_MAX_ATTEMPTS = 5
 # (kept as revisions), e.g. [3600, 21600, 86400]: each step is one more fetch per article, so
 # off by default; articles whose feed or sitemap entry says they changed are refetched anyway.
 # Applied through the record's pending URLs, within NEWSCRAWL_MAX_ARTICLES_PER_RUN, after the
-# backlog of never-stored URLs; steps that passed while no crawl ran are one refetch.
+# backlog of never-stored URLs; steps that passed while no crawl ran are one refetch. In
+# distributed mode `newscrawl schedule` sends them (and the followed stories below) alike.
 NEWSCRAWL_REFETCH_AFTER: list[float] = []
 # A refetch (by that schedule, or because the feed or sitemap said so) that finds the page's
 # declared modification date (article:modified_time, JSON-LD dateModified) moved follows the
