@@ -15,13 +15,14 @@ from trafilatura.metadata import (
     META_URL,
     Document,
     examine_meta,
-    extract_author,
     extract_catstags,
     extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
 )
+
+from pipelines.extract.authors import search_author
 
 LOGGER = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def page_metadata(tree: Any, url: str | None) -> Document:
     except Exception as err:  # trafilatura guards this call so too
         LOGGER.warning("error in JSON metadata extraction: %s", err)
     meta.title = meta.title or extract_title(tree)
-    meta.author = meta.author or extract_author(tree)
+    meta.author = meta.author or search_author(tree)  # extract_author's result, faster
     meta.url = meta.url or extract_url(tree, url)
     meta.date = find_date(
         tree, extensive_search=True, original_date=True, outputformat=DATE_FORMAT, url=meta.url
