@@ -209,6 +209,7 @@ def extract_page(
     keep_selectors: tuple[str, ...] = (),
     feed_title: str | None = None,
     feed_summary: str | None = None,
+    date_known: bool = False,
 ) -> PageExtraction:
     """Main text and metadata; raises ExtractionFailed when nothing usable.
 
@@ -218,7 +219,9 @@ def extract_page(
     summary, the page's description or its JSON-LD articleBody missing from it); only then do
     the costlier candidates run, trafilatura's balanced mode with its readability and justext
     fallbacks, and on disagreement precision mode with fallbacks, and the evidence picks. The
-    result carries a confidence and the evidence that chose it."""
+    result carries a confidence and the evidence that chose it. ``date_known``: the feed or
+    sitemap gave a believable publication date, which beats the page's (reconcile), so the
+    page's date is not searched for."""
     if not html or not html.strip():
         raise ExtractionFailed("empty_page")
     page_language = declared_language(html)  # before keep_only drops the <html> tag
@@ -229,7 +232,7 @@ def extract_page(
         raise ExtractionFailed("extraction_empty")
     doc: Any = _trafilatura(tree, url, precision=True, fast=True, prune=prune)
     # found whether or not the first extraction gave up: a later candidate may find the text
-    meta = page_metadata(tree, url)
+    meta = page_metadata(tree, url, find_dates=not date_known)
     first = Candidate("precision", _text_of(doc))
     links = link_texts(tree)
     claims = page_claims(tree)

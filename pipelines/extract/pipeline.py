@@ -7,6 +7,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from crawler import runtime
+from crawler.dates import believable
 from crawler.failures import ArticleDropped
 from crawler.items import ArticleItem
 from pipelines.extract.page import ExtractionFailed, extract_page, reconcile
@@ -30,6 +31,7 @@ class ExtractPipeline:
         if not isinstance(item, ArticleItem):
             return item
         outlet = self.crawler.spider.outlet  # one crawler, one outlet
+        discovery = item.discovery
         runtime.extraction_backlog += 1  # reactor thread only: no lock needed
         try:
             page = await runtime.run_in_pool(
@@ -41,8 +43,10 @@ class ExtractPipeline:
                 outlet.extraction.drop_line_patterns,
                 outlet.extraction.keep_selectors,
                 # the feed's headline and summary are evidence for the text extraction
-                item.discovery.title if item.discovery else None,
-                item.discovery.summary if item.discovery else None,
+                discovery.title if discovery else None,
+                discovery.summary if discovery else None,
+                # the feed's date beats the page's (reconcile): then the page's is not sought
+                bool(discovery and believable(discovery.published)),
                 timeout=self.timeout,
             )
         except ExtractionFailed as exc:

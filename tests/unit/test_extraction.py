@@ -47,6 +47,20 @@ def test_presstv_seed_page_without_captions_or_credit_line() -> None:
     assert page.title == "Russia to keep helping Syria to avoid Libya scenario: Lavrov"
 
 
+def test_the_pages_date_is_not_sought_when_the_feed_gave_one() -> None:
+    outlet = sample_outlet("demo_presstv")
+    html, url = outlet.article_page(0), outlet.url(outlet.articles[0])
+    searched = extract_page(html, url)
+    skipped = extract_page(html, url, date_known=True)
+    assert searched.date is not None
+    assert skipped.date is None
+    assert (skipped.text, skipped.title, skipped.author) == (
+        searched.text,
+        searched.title,
+        searched.author,
+    )
+
+
 def test_bbc_sample_page_keeps_every_paragraph_and_no_chrome() -> None:
     outlet = sample_outlet("demo_bbc")
     for index in range(3):
