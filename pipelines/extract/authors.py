@@ -133,35 +133,42 @@ def _rel_me(el: Any) -> bool:
     return any("".join(c.itertext()) == "me" for c in el.iterchildren("rel"))
 
 
-def _matches(el: Any) -> tuple[bool, bool, bool]:
-    """Which of the three AUTHOR_XPATHS select the element."""
-    tag, cls, ident = el.tag, el.get("class", ""), el.get("id", "")
-    itemprop = el.get("itemprop", "")
-    first = tag == "author" or (
+def _first(el: Any) -> bool:
+    """AUTHOR_XPATHS[0]: specific bylines (and <author>)."""
+    tag, cls = el.tag, el.get("class", "")
+    return tag == "author" or (
         tag in _TAGS_1
         and (
             el.get("rel") == "author"
-            or ident == "author"
+            or el.get("id") == "author"
             or cls == "author"
-            or itemprop == "author name"
+            or el.get("itemprop") == "author name"
             or el.get("data-testid") in ("AuthorCard", "AuthorURL")
             or bool(_CLASS_1.search(cls))
             or _rel_me(el)
         )
     )
-    second = tag in _TAGS_2 and (
+
+
+def _second(el: Any) -> bool:
+    """AUTHOR_XPATHS[1]: almost generic bylines."""
+    cls = el.get("class", "")
+    return el.tag in _TAGS_2 and (
         cls in _CLASSES_2
-        or "author" in itemprop
-        or bool(_ID_2.search(ident))
+        or "author" in el.get("itemprop", "")
+        or bool(_ID_2.search(el.get("id", "")))
         or bool(_CLASS_2.search(cls))
     )
-    third = (
+
+
+def _third(el: Any) -> bool:
+    """AUTHOR_XPATHS[2]: the last resort, any element."""
+    return (
         "Byline" in el.get("data-component", "")
-        or "author" in itemprop
-        or bool(_ID_3.search(ident))
-        or bool(_CLASS_3.search(cls))
+        or "author" in el.get("itemprop", "")
+        or bool(_ID_3.search(el.get("id", "")))
+        or bool(_CLASS_3.search(el.get("class", "")))
     )
-    return first, second, third
 
 
 def _pruned_text(el: Any) -> str:
@@ -188,13 +195,11 @@ def _pruned_text(el: Any) -> str:
 
 def search_author(tree: Any) -> str | None:
     """The author trafilatura's ``extract_author`` finds in the page (tests compare the two)."""
-    found: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-    for el in _ATTRIBUTED(tree):
-        for selected, bucket in zip(_matches(el), found, strict=True):
-            if selected:
-                bucket.append(el)
-    for bucket in found:
-        for el in bucket:
+    attributed = _ATTRIBUTED(tree)
+    for selects in (_first, _second, _third):  # each expression's matches in document order
+        for el in attributed:
+            if not selects(el):
+                continue
             if _discarded(el) or any(_discarded(a) for a in el.iterancestors()):
                 continue  # deleted with a discarded element
             content = trim(_pruned_text(el))
