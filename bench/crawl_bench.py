@@ -2,9 +2,10 @@
 
     python bench/crawl_bench.py [--outlets 10] [--per-outlet 100] [--repeats 3]
                                 [--postgres URL] [--peers trafilatura,news-please]
-                                [--memory N] [--cores 2]
+                                [--memory N] [--cores 2] [--web bbc|scrapinghub]
 
-Builds a mock news web from the real BBC articles (``bench/newsweb.py``), serves it on loopback
+Builds a mock news web from the real BBC articles (``bench/newsweb.py``), or with ``--web
+scrapinghub`` from the Scrapinghub benchmark's real pages cycled, serves it on loopback
 from a separate process, and measures in one run, each as the median of ``--repeats`` runs:
 
 1. the limit: bare ``trafilatura.extract`` over the same article pages, one process on one core
@@ -37,8 +38,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.newsweb import build_web  # noqa: E402
+from bench.newsweb import build_real_web, build_web  # noqa: E402
 from crawler.demo.mockweb import MockOutlet  # noqa: E402
 
 NEWSCRAWL = Path(sys.executable).with_name("newscrawl")
@@ -169,11 +171,35 @@ class Web:
             raise RuntimeError(f"mock web did not start: {line!r}")
         self.port = int(line.rsplit(":", 1)[1])
         self.outlets = [MockOutlet(spec, self.port) for spec in sample["outlets"]]
+        self._extracts: dict[str, bool] = {}
 
     def pages(self) -> list[tuple[str, str]]:
         return [
             (o.url(a), o.article_page(i)) for o in self.outlets for i, a in enumerate(o.articles)
         ]
+
+    def _mock(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
+            return bytes(r.read())
+
+    def extracted_articles(self, run: Callable[[], Run]) -> Run:
+        """``run``, with its articles counted as the distinct article pages it fetched that bare
+        trafilatura extracts text from: for a peer whose output files are named by a hash of
+        their text, which the copies of a cycled page share."""
+        self._mock("/_mock/reset")
+        result = run()
+        fetched = {tuple(x) for x in json.loads(self._mock("/_mock/requests"))}
+        pages = {
+            (o.host, a["path"]): (o, i) for o in self.outlets for i, a in enumerate(o.articles)
+        }
+        extracted = 0
+        for key in fetched & pages.keys():
+            outlet, index = pages[key]
+            html = outlet.article_page(index)
+            if html not in self._extracts:
+                self._extracts[html] = _extract_one((outlet.url(outlet.articles[index]), html)) > 0
+            extracted += self._extracts[html]
+        return replace(result, articles=extracted)
 
     def outlet_ids(self) -> list[str]:
         return [str(o.spec["id"]) for o in self.outlets]
@@ -277,7 +303,9 @@ def trafilatura_peer(web: Web, folder: Path, cpus: str, parallel: int) -> Run:
     launcher = RESOLVE_LOCALHOST + "from trafilatura.cli import main\nsys.exit(main())\n"
     cmd = ["taskset", "-c", cpus, sys.executable, "-c", launcher, "-i", str(feeds), "--feed"]
     cmd += ["--parallel", str(parallel), "-o", str(out), "--config-file", str(config)]
-    return measure(cmd, lambda _out: len(list(out.glob("*"))))
+    # counted from what it fetched: its files are named by a hash of their text, so the copies
+    # of a cycled page (--web scrapinghub) would count once
+    return web.extracted_articles(lambda: measure(cmd, lambda _out: 0))
 
 
 NEWS_PLEASE_SCRIPT = (
@@ -327,6 +355,13 @@ def line(name: str, r: Run) -> str:
     )
 
 
+def sample_web(kind: str, outlets: int, per_outlet: int, folder: Path, seed: int = 7) -> Any:
+    """The mock web's outlets: BBC-built pages, or the Scrapinghub set's real pages cycled."""
+    if kind == "scrapinghub":
+        return build_real_web(outlets, per_outlet, folder / "pages")
+    return build_web(outlets, per_outlet, seed=seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--outlets", type=int, default=10)
@@ -341,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", type=int, default=0, help="one crawl of this many articles")
     ap.add_argument("--only", default="", help="comma list: limit,newscrawl,postgres,peers,batch")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--web",
+        choices=("bbc", "scrapinghub"),
+        default="bbc",
+        help="article pages built from the BBC articles, or the Scrapinghub set's real pages",
+    )
     args = ap.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
     want = lambda part: not only or part in only  # noqa: E731
@@ -349,13 +390,14 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="newscrawl-bench-") as tmp:
         folder = Path(tmp)
-        sample = build_web(args.outlets, args.per_outlet)
+        sample = sample_web(args.web, args.outlets, args.per_outlet, folder)
         # one core for the crawler, the other for the mock web, when measuring one core
         web = Web(sample, folder, cpus=str(args.cores - 1) if args.cores > 1 else None)
         try:
             pages = web.pages()
             print(
-                f"mock web: {len(web.outlets)} outlets, {len(pages)} article pages, port {web.port}"
+                f"mock web ({args.web}): {len(web.outlets)} outlets, {len(pages)} article pages, "
+                f"port {web.port}"
             )
             if want("limit"):
                 results["limit, 1 core"] = median_run(
@@ -446,7 +488,9 @@ def main(argv: list[str] | None = None) -> int:
             # and newscrawl is measured again on that same web.
             (folder / "peers").mkdir()
             pweb = Web(
-                build_web(args.peer_outlets, args.peer_per_outlet, seed=5), folder / "peers", None
+                sample_web(args.web, args.peer_outlets, args.peer_per_outlet, folder / "peers", 5),
+                folder / "peers",
+                None,
             )
             try:
                 runs = []
@@ -491,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.memory:
             per = max(1, args.memory // 20)
             (folder / "big").mkdir()
-            big = Web(build_web(20, per, seed=11), folder / "big", cpus=None)
+            big = Web(sample_web(args.web, 20, per, folder / "big", 11), folder / "big", cpus=None)
             try:
                 big_db = f"sqlite:///{folder}/big.db"
                 cap = f"NEWSCRAWL_MAX_ARTICLES_PER_RUN={per}"

@@ -5,12 +5,18 @@ outlet's story, re-headlined, trimmed, with captions and a credit line).
 
 Beyond the 2,225 real articles, articles are assembled from paragraphs drawn at random from the
 whole set, so that every page is a distinct text (a large crawl is not one giant cluster).
+
+``build_real_web`` gives the same outlets and feeds with real article pages instead: the
+Scrapinghub benchmark's pages (all 181 when ``../shared`` has them, else the 46 in
+``tests/data``), cycled and served as they were saved, whole.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.syndication import load_articles, make_copy, paragraphs
@@ -39,16 +45,7 @@ def build_web(
 
     specs = []
     for o in range(outlets):
-        spec: dict[str, Any] = {
-            "id": f"bench{o:03d}",
-            "name": f"Bench Outlet {o}",
-            "host": f"o{o:03d}.mocknews.localhost",
-            "language": "en",
-            "feed": "rss2" if o % 2 == 0 else "atom",
-            "sitemaps": "news" if o % 2 == 1 else "none",
-            "heavy_chrome": True,
-            "articles": [],
-        }
+        spec = {**_outlet_spec(o), "heavy_chrome": True}
         for j in range(per_outlet):
             n = o * per_outlet + j
             published = start + timedelta(seconds=37 * n)
@@ -72,3 +69,58 @@ def build_web(
             spec["articles"].append(entry)
         specs.append(spec)
     return {"outlets": specs, "credits": "BBC News dataset (Greene & Cunningham 2006)"}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRAPINGHUB_DIRS = (
+    ROOT.parent / "shared" / "data" / "article-extraction-benchmark",
+    ROOT / "tests" / "data" / "extraction-benchmark",
+)
+_TITLE_RE = re.compile(r"<title[^>]*>([^<]{3,300})</title>", re.IGNORECASE)
+
+
+def _outlet_spec(o: int) -> dict[str, Any]:
+    return {
+        "id": f"bench{o:03d}",
+        "name": f"Bench Outlet {o}",
+        "host": f"o{o:03d}.mocknews.localhost",
+        "language": "en",
+        "feed": "rss2" if o % 2 == 0 else "atom",
+        "sitemaps": "news" if o % 2 == 1 else "none",
+        "articles": [],
+    }
+
+
+def build_real_web(outlets: int, per_outlet: int, folder: Path) -> dict[str, Any]:
+    """N outlets x M articles whose pages are the Scrapinghub benchmark's real pages, cycled; the
+    pages are written once to ``folder`` (decoded as the extraction sets decode them) and each
+    feed entry carries the page's <title> and the first paragraph of its ground-truth body."""
+    from bench.extraction_sets import load_scrapinghub
+
+    root = next(d for d in SCRAPINGHUB_DIRS if (d / "ground-truth.json").is_file())
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for i, page in enumerate(load_scrapinghub(root)):
+        path = folder / f"page-{i:03d}.html"
+        path.write_text(page.html, encoding="utf-8")
+        match = _TITLE_RE.search(page.html)
+        body = page.body or ""
+        title = " ".join(match.group(1).split()) if match else " ".join(body.split()[:9])
+        first = next((p for p in body.split("\n") if p.strip()), body)
+        saved.append({"title": title, "paragraphs": [first], "html_file": str(path)})
+    start = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
+    specs = []
+    for o in range(outlets):
+        spec = _outlet_spec(o)
+        for j in range(per_outlet):
+            n = o * per_outlet + j
+            published = start + timedelta(seconds=37 * n)
+            spec["articles"].append(
+                {
+                    **saved[n % len(saved)],
+                    "path": f"/news/{published:%Y/%m/%d}/story-{n}",
+                    "published": published.isoformat(),
+                }
+            )
+        specs.append(spec)
+    return {"outlets": specs, "credits": "Scrapinghub article-extraction-benchmark (MIT)"}

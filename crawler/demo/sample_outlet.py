@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -33,6 +34,11 @@ class Fault:
     action: str | None = None
     delay: float = 0.0
     healthy_after: int = 0  # serve 503 this many times first (a URL that later heals)
+
+
+@lru_cache(maxsize=1024)
+def _saved_page(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
 
 
 def load_sample(path: Path | None = None) -> dict[str, Any]:
@@ -66,6 +72,8 @@ class MockOutlet:
 
     def article_page(self, index: int) -> str:
         art = self.articles[index]
+        if art.get("html_file"):  # a real page saved whole (benchmarks): served as it is
+            return _saved_page(str(art["html_file"]))
         name = self.spec["name"]
         figures = {f["before"]: f["caption"] for f in art.get("figures", [])}
         body: list[str] = []
