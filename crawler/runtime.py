@@ -155,9 +155,8 @@ def extraction_workers(settings: Any) -> int:
 
 
 def warm_up_worker() -> None:
-    """Import and exercise the extractor and the fingerprint once in each new worker (the
-    latter imports datasketch, and with it scipy: 0.7 s), so that a document's time limit
-    measures its own work, not the worker's start-up."""
+    """Import and exercise the extractor and the fingerprint once in each new worker, so that a
+    document's time limit measures its own work, not the worker's start-up."""
     from pipelines.dedup.fingerprint import fingerprint
     from pipelines.dedup.params import DedupParams
     from pipelines.extract.page import ExtractionFailed, extract_page

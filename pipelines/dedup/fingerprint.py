@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import xxhash
@@ -19,25 +18,24 @@ def _identity(x: int) -> int:
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int, seed: int) -> Any:
-    # datasketch is imported where it is used: it pulls in scipy (0.7 s at every start-up)
-    from datasketch import MinHash
-
-    return MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity).permutations
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations for ``seed`` (``MinHash._init_permutations``, 2.x),
+    drawn here as it draws them: importing datasketch in a worker to get them costs it scipy
+    (about 45 MiB of each worker's memory and 0.7 s of its start-up). ``datasketch_minhash``
+    is the reference the tests hold this to."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def datasketch_minhash(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """datasketch's own MinHash.update_batch (affine32) over 32-bit shingle hashes: the reference
-    that ``minhash_values`` must equal (tests check it)."""
+    """datasketch's own MinHash.update_batch (affine32, its own permutations from ``seed``)
+    over 32-bit shingle hashes: the reference that ``minhash_values`` must equal (tests check
+    it)."""
     from datasketch import MinHash
 
-    m = MinHash(
-        num_perm=num_perm,
-        seed=seed,
-        hashfunc=_identity,
-        permutations=_permutations(num_perm, seed),
-        scheme="affine32",
-    )
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity, scheme="affine32")
     m.update_batch(shingles.tolist())
     return np.asarray(m.hashvalues, dtype=np.uint32)
 

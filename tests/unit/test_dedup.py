@@ -297,6 +297,18 @@ def test_minhash_values_equal_datasketch_update_batch() -> None:
         )
 
 
+def test_permutations_are_datasketchs_without_importing_it() -> None:
+    from datasketch import MinHash
+
+    from pipelines.dedup.fingerprint import _permutations
+
+    for num_perm, seed in ((128, 1), (32, 2), (256, 12345)):
+        a, b = _permutations(num_perm, seed)
+        expected = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        assert a.dtype == b.dtype == np.uint32
+        assert np.array_equal(a, expected[0]) and np.array_equal(b, expected[1])
+
+
 def test_index_merges_keep_every_entry_in_key_order_and_arrival_order() -> None:
     """Many small flushes force merges of sorted runs; a query must see every document once,
     in the order they were added, and forgotten ids must go."""
