@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
+from crawler.extraction_gate import ExtractionGate
 from crawler.polling import refetch_schedule
 from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.params import DedupParams
@@ -36,6 +37,9 @@ _writer: ThreadPoolExecutor | None = None
 #: Articles of this process waiting for or in extraction, across all its crawlers (updated on
 #: the reactor thread only). A distributed worker takes no more work while it is high.
 extraction_backlog = 0
+#: Article downloads wait here while the backlog and the downloads in hand are at the limit
+#: (crawler.middlewares.backlog); whoever lowers the backlog calls its ``wake``.
+extraction_gate = ExtractionGate(lambda: extraction_backlog)
 
 
 def database(settings: Any) -> Database:
@@ -152,6 +156,13 @@ def refetch_policy(settings: Any) -> RefetchPolicy:
 def extraction_workers(settings: Any) -> int:
     configured = settings.getint("NEWSCRAWL_EXTRACT_WORKERS")
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+def extraction_in_hand_limit(settings: Any) -> int:
+    """Articles downloading or waiting for extraction at once (NEWSCRAWL_EXTRACT_IN_HAND; 0:
+    four per extraction process, enough that no worker waits for a download)."""
+    configured = settings.getint("NEWSCRAWL_EXTRACT_IN_HAND")
+    return configured if configured > 0 else 4 * extraction_workers(settings)
 
 
 def warm_up_worker() -> None:

@@ -107,6 +107,9 @@ NEWSCRAWL_ALLOWED_ADDRESSES: list[str] = [
 # Extraction in worker processes (0 = one per core), with a per-document time limit in seconds.
 NEWSCRAWL_EXTRACT_WORKERS = int(os.environ.get("NEWSCRAWL_EXTRACT_WORKERS", "0"))
 NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
+# Article pages downloading or waiting for extraction at once in a process, over all its
+# outlets (0: four per extraction process). More only holds more pages in memory.
+NEWSCRAWL_EXTRACT_IN_HAND = 0
 
 # Near-duplicate detection (see pipelines/dedup/): signatures stored within the window are the
 # memory every run starts from; thresholds decide when a candidate counts as a copy.
@@ -151,6 +154,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Last before the download: distributed mode's per-host delay and concurrency, shared by
     # all workers through Redis (crawler/distributed/politeness.py; inactive otherwise)
     "crawler.distributed.politeness.SharedPolitenessMiddleware": 950,
+    # Then an article waits for room in the process's extraction backlog (pages in memory
+    # bounded by NEWSCRAWL_EXTRACT_IN_HAND, whatever the number of outlets)
+    "crawler.middlewares.backlog.ExtractionBacklogMiddleware": 960,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.known_urls.KnownUrlFilter": 950,

@@ -59,6 +59,7 @@ class ExtractPipeline:
             raise self._drop("extraction_error", f"{type(exc).__name__}: {exc}") from exc
         finally:
             runtime.extraction_backlog -= 1
+            runtime.extraction_gate.wake()  # room for a waiting article download
         item.html = ""  # the page is not needed past here; keep items small
         item.content = merged = reconcile(page, item.discovery, outlet.language)
         self.crawler.stats.inc_value("newscrawl/extract/ok")

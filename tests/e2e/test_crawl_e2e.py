@@ -375,3 +375,23 @@ def test_scrapy_crawl_exits_with_the_runs_code_and_a_bad_file_is_one_line(
     assert listed.stderr.strip().splitlines() == [
         f"newscrawl: {outlets / 'bad.toml'}: homepage: missing required key"
     ]
+
+
+def test_article_downloads_wait_for_room_in_the_extraction_backlog_and_all_are_stored(
+    mock_server: MockServer, sqlite_url: str
+) -> None:
+    # one article in hand at a time over both outlets: every download waits for the one before
+    result = run_cli(
+        *("crawl", *OUTLETS, "--db", sqlite_url, "--outlets-dir", str(mock_server.outlets_dir)),
+        *("--set", "NEWSCRAWL_EXTRACT_IN_HAND=1", "--set", "LOG_LEVEL=INFO"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    peaks = [int(n) for n in re.findall(r"'newscrawl/extract/in_hand_peak': (\d+)", result.stderr)]
+    waits = re.findall(r"'newscrawl/extract/in_hand_waits': (\d+)", result.stderr)
+    assert peaks and max(peaks) == 1
+    assert waits  # the gate held downloads back
+    db = Database(sqlite_url)
+    with db.read() as s:
+        stored = {a.url for a in s.scalars(select(Article))}
+    assert stored == set(expected(mock_server))
+    db.dispose()
