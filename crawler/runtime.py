@@ -23,6 +23,7 @@ from pipelines.dedup.engine import DedupEngine
 from pipelines.dedup.params import DedupParams
 from pipelines.dedup.rebuild import load_index
 from pipelines.dedup.store import ensure_scheme
+from pipelines.worker import warm_up_worker
 from storage.db import Database
 from storage.location import database_url
 from storage.url_state import FollowModified
@@ -163,21 +164,6 @@ def extraction_in_hand_limit(settings: Any) -> int:
     four per extraction process, enough that no worker waits for a download)."""
     configured = settings.getint("NEWSCRAWL_EXTRACT_IN_HAND")
     return configured if configured > 0 else 4 * extraction_workers(settings)
-
-
-def warm_up_worker() -> None:
-    """Import and exercise the extractor and the fingerprint once in each new worker, so that a
-    document's time limit measures its own work, not the worker's start-up."""
-    from pipelines.dedup.fingerprint import fingerprint
-    from pipelines.dedup.params import DedupParams
-    from pipelines.extract.page import ExtractionFailed, extract_page
-
-    text = "warm up " * 40
-    with contextlib.suppress(ExtractionFailed):
-        extract_page(
-            f"<html><body><article><p>{text}</p></article></body></html>", "http://localhost/"
-        )
-    fingerprint(text * 3, DedupParams())
 
 
 def extraction_pool(settings: Any) -> ProcessPool:

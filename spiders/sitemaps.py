@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from lxml import etree
-from scrapy.utils.gz import gunzip
 
 from crawler.dates import believable, parse_date
 from crawler.items import Discovery
@@ -77,6 +76,10 @@ def parse_sitemap_bytes(body: bytes, sitemap_url: str, kind: str, max_size: int)
     """``parse_sitemap`` for a body that may be gzipped (``.xml.gz``), decompressed up to
     ``max_size`` bytes: a bomb or a broken archive gives an invalid result, not an exception."""
     if body[:2] == b"\x1f\x8b":
+        # imported here: this runs in the extraction workers, which otherwise never load
+        # Scrapy (about 25 MiB of each worker's memory)
+        from scrapy.utils.gz import gunzip
+
         try:
             body = gunzip(body, max_size=max_size)
         except Exception as exc:  # scrapy raises its own size error, gzip its own
