@@ -248,13 +248,18 @@ class DedupScheme(Base):
 
 class Signature(Base):
     __tablename__ = "signatures"
-    __table_args__ = (Index("ix_signatures_scheme_indexed", "scheme_id", "indexed_at"),)
+    __table_args__ = (
+        Index("ix_signatures_scheme_indexed", "scheme_id", "indexed_at"),
+        # the exact-copy lookup asks for both: with only an exact_hash index SQLite's planner
+        # took the scheme's (every row of a one-scheme database) and walked the whole table
+        Index("ix_signatures_scheme_exact", "scheme_id", "exact_hash"),
+    )
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
     scheme_id: Mapped[int] = mapped_column(ForeignKey("dedup_schemes.id"))
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the dedup window runs on this
     shingling: Mapped[str] = mapped_column(String(16))  # word, arabic, cjk
-    exact_hash: Mapped[int] = mapped_column(BigInteger, index=True)  # signed 64-bit
+    exact_hash: Mapped[int] = mapped_column(BigInteger)  # signed 64-bit
     shingle_count: Mapped[int] = mapped_column(Integer)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)  # body MinHash, uint32 LE; empty if short
     lead_minhash: Mapped[bytes] = mapped_column(LargeBinary)  # lead MinHash, uint32 LE
