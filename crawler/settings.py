@@ -52,9 +52,10 @@ DOWNLOAD_HANDLERS = {
     "data": None,
     "ftp": None,
     "s3": None,
-    # Scrapy's HTTP handler, refusing what is not yet sent once the crawl is stopping
-    "http": "crawler.middlewares.stopping.StoppingHTTPDownloadHandler",
-    "https": "crawler.middlewares.stopping.StoppingHTTPDownloadHandler",
+    # Scrapy's HTTP handler, refusing what is not yet sent once the crawl is stopping, and
+    # starting an article download only when the extraction backlog has room
+    "http": "crawler.middlewares.backlog.GatedHTTPDownloadHandler",
+    "https": "crawler.middlewares.backlog.GatedHTTPDownloadHandler",
 }
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
@@ -154,9 +155,6 @@ DOWNLOADER_MIDDLEWARES = {
     # Last before the download: distributed mode's per-host delay and concurrency, shared by
     # all workers through Redis (crawler/distributed/politeness.py; inactive otherwise)
     "crawler.distributed.politeness.SharedPolitenessMiddleware": 950,
-    # Then an article waits for room in the process's extraction backlog (pages in memory
-    # bounded by NEWSCRAWL_EXTRACT_IN_HAND, whatever the number of outlets)
-    "crawler.middlewares.backlog.ExtractionBacklogMiddleware": 960,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.known_urls.KnownUrlFilter": 950,
