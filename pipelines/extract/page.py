@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Any
 
 import lxml.html
-import trafilatura
 from cssselect import GenericTranslator
 from lxml import etree
 from trafilatura.utils import is_dubious_html, repair_faulty_html
@@ -31,6 +30,7 @@ from pipelines.extract.hygiene import clean_field, clean_text
 from pipelines.extract.language import decide_language
 from pipelines.extract.metadata import page_metadata
 from pipelines.extract.modified import page_modified
+from pipelines.extract.passes import PagePasses
 from storage.content import ArticleContent
 
 #: Below this many units an extraction is not an article (a stub, a paywall, an error page):
@@ -93,27 +93,6 @@ def drop_lines(text: str, patterns: tuple[str, ...]) -> str:
     # searched, as grep does: "^Share this" drops lines that start so, "^...$" whole lines
     kept = [line for line in text.split("\n") if not any(r.search(line) for r in regexes)]
     return clean_text("\n".join(kept))
-
-
-def _trafilatura(
-    html: Any, url: str, *, precision: bool, fast: bool, prune: tuple[str, ...]
-) -> Any:
-    """One text extraction; the metadata is found once per page (metadata.py), not here."""
-    return trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=False,
-        include_comments=False,
-        include_tables=True,
-        deduplicate=False,
-        favor_precision=precision,
-        fast=fast,
-        prune_xpath=list(prune) or None,
-    )
-
-
-def _text_of(doc: Any) -> str:
-    return clean_text(getattr(doc, "text", None) or "") if doc is not None else ""
 
 
 def keep_only(html: str, selectors: tuple[str, ...]) -> str:
@@ -230,10 +209,10 @@ def extract_page(
     tree = _parse(html)
     if tree is None:
         raise ExtractionFailed("extraction_empty")
-    doc: Any = _trafilatura(tree, url, precision=True, fast=True, prune=prune)
+    passes = PagePasses(tree, url, prune)
+    first = Candidate("precision", clean_text(passes.text(precision=True, fast=True)))
     # found whether or not the first extraction gave up: a later candidate may find the text
     meta = page_metadata(tree, url, find_dates=not date_known)
-    first = Candidate("precision", _text_of(doc))
     links = link_texts(tree)
     claims = page_claims(tree)
     summaries = [feed_summary, getattr(meta, "description", None), claims.description]
@@ -244,10 +223,7 @@ def extract_page(
 
         def more(name: str) -> Candidate:
             precision = name == "fallback"
-            return Candidate(
-                name,
-                _text_of(_trafilatura(tree, url, precision=precision, fast=False, prune=prune)),
-            )
+            return Candidate(name, clean_text(passes.text(precision=precision, fast=False)))
 
         choice = decide(first, more, links, claims, reasons)
     text = choice.text
